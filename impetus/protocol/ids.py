@@ -16,11 +16,11 @@ EVENT_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 _EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
 
 
-def new_event_id(now_ms: int | None = None) -> str:
+def new_event_id() -> str:
     """A UUIDv7 string; ids made in the same millisecond by one process still sort in order."""
     global _last_ms, _counter
     with _lock:
-        ms = int(time.time() * 1000) if now_ms is None else now_ms
+        ms = int(time.time() * 1000)
         if ms <= _last_ms:
             ms = _last_ms
             _counter += 1
