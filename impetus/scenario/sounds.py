@@ -84,14 +84,22 @@ def friedlander(t: np.ndarray, duration_s: float, decay: float) -> np.ndarray:
 
 
 def _band_limit(fine: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Resample an OVERSAMPLE-times-faster signal to `sample_rate`, cutting below Nyquist."""
+    """Resample an OVERSAMPLE-times-faster signal to `sample_rate`, cutting below Nyquist.
+
+    The signal is padded before and after, so the filter's ringing around a shock front neither
+    wraps round to the end of the signal nor starts before sample 0 (the lead is cut off)."""
     n_out = len(fine) // OVERSAMPLE
-    spectrum = np.fft.rfft(fine)
-    keep = n_out // 2 + 1
+    lead, tail = 32, n_out // 4 + 32
+    padded = np.concatenate(
+        [np.zeros(lead * OVERSAMPLE), fine[: n_out * OVERSAMPLE], np.zeros(tail * OVERSAMPLE)]
+    )
+    total = lead + n_out + tail
+    spectrum = np.fft.rfft(padded)
+    keep = total // 2 + 1
     cut = spectrum[:keep].copy()
     taper_start = int(keep * 0.9)
     cut[taper_start:] *= 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, keep - taper_start)))
-    return np.fft.irfft(cut, n_out) / OVERSAMPLE
+    return np.fft.irfft(cut, total)[lead : lead + n_out] / OVERSAMPLE
 
 
 def _fine_time(duration_s: float, sample_rate: int) -> np.ndarray:
