@@ -1,0 +1,84 @@
+"""`impetus aggregator ...`: run the SOC side."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from impetus.aggregator.broker import BrokerUrlError, parse_broker_url
+from impetus.aggregator.service import DEFAULT_DB_PATH, DEFAULT_LISTEN, AggregatorService, parse_listen
+
+
+@click.group("aggregator")
+def aggregator_cli() -> None:
+    """The aggregator: broker, ingest, store and API for the SOC."""
+
+
+def _broker_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_broker_url(value)
+        except BrokerUrlError as error:
+            raise click.BadParameter(str(error)) from None
+    return value
+
+
+def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        parse_listen(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
+@aggregator_cli.command("serve")
+@click.option(
+    "--broker",
+    callback=_broker_url,
+    metavar="mqtt://HOST:PORT",
+    help="An external MQTT broker; without it an embedded broker listens on loopback.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB_PATH,
+    show_default=True,
+    help="SQLite file (created with its folder if missing).",
+)
+@click.option(
+    "--listen",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    callback=_listen,
+    metavar="HOST:PORT",
+    help="Where the API listens; port 0 picks a free one.",
+)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
+def serve_command(broker: str | None, db: Path, listen: str, log_level: str) -> None:
+    """Run until SIGINT or SIGTERM. Once ready it prints `broker: URL` and `api: URL`."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    service = AggregatorService(broker, db, listen)
+    try:
+        service.start()
+    except Exception as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        click.echo(f"broker: {service.broker_url}")
+        click.echo(f"api: {service.api_url}")
+        stop.wait()
+    finally:
+        service.stop()
