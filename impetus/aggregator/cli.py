@@ -58,8 +58,16 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:
     metavar="HOST:PORT",
     help="Where the API listens; port 0 picks a free one.",
 )
+@click.option(
+    "--broker-timeout",
+    type=click.FloatRange(min=0.1),
+    default=15.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait at start for the broker (it may be starting too).",
+)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
-def serve_command(broker: str | None, db: Path, listen: str, log_level: str) -> None:
+def serve_command(broker: str | None, db: Path, listen: str, broker_timeout: float, log_level: str) -> None:
     """Run until SIGINT or SIGTERM. Once ready it prints `broker: URL` and `api: URL`."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("amqtt", "transitions"):
@@ -73,7 +81,7 @@ def serve_command(broker: str | None, db: Path, listen: str, log_level: str) -> 
     signal.signal(signal.SIGTERM, request_stop)
     service = AggregatorService(broker, db, listen)
     try:
-        service.start()
+        service.start(timeout=broker_timeout)
     except Exception as error:
         raise click.ClickException(str(error)) from None
     try:
