@@ -1,0 +1,131 @@
+"""`impetus edge ...`: run an agent, send a test event, simulate a site full of devices."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from impetus.configfile import ConfigError
+from impetus.edge_agent.broker import BrokerAddress, BrokerAddressError
+from impetus.edge_agent.inference import ModelFileError
+from impetus.protocol import EVENT_TYPES
+from impetus.protocol.topics import TopicError, check_name
+
+
+def _broker(url: str) -> BrokerAddress:
+    try:
+        return BrokerAddress.parse(url)
+    except BrokerAddressError as error:
+        raise click.BadParameter(str(error), param_hint="--broker") from None
+
+
+def _name(kind: str, value: str) -> str:
+    try:
+        return check_name(kind, value)
+    except TopicError as error:
+        raise click.BadParameter(str(error), param_hint=f"--{kind.replace('_', '-')}") from None
+
+
+@click.group("edge")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def edge_cli(log_level: str) -> None:
+    """The device side: sources, detectors, privacy gate, outbox, publisher."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@edge_cli.command("run")
+@click.option(
+    "--config", "config_path", required=True, type=click.Path(path_type=Path), help="Device TOML file."
+)
+@click.option(
+    "--duration", type=float, default=None, help="Stop after this many seconds (default: run until stopped)."
+)
+def run_command(config_path: Path, duration: float | None) -> None:
+    """Run one agent from its device file until stopped (SIGTERM/Ctrl-C) or its sources end."""
+    from impetus.edge_agent.agent import EdgeAgent
+    from impetus.edge_agent.config import load_agent_config
+
+    try:
+        agent = EdgeAgent(load_agent_config(config_path))
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        agent.request_stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        agent.start()
+    except (FileNotFoundError, ModelFileError, ValueError) as error:
+        agent.stop()
+        raise click.ClickException(str(error)) from None
+    agent.serve(duration)
+    click.echo(f"stopped; {agent.final_backlog} messages wait in the outbox {agent.config.outbox_path}")
+
+
+@edge_cli.command("test-event")
+@click.option("--broker", "broker_url", required=True, help="mqtt://HOST:PORT")
+@click.option("--site", required=True)
+@click.option("--device-id", required=True)
+@click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES))
+@click.option(
+    "--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the broker."
+)
+def test_event_command(broker_url: str, site: str, device_id: str, event_type: str, timeout: float) -> None:
+    """Publish one valid event marked `test: true` and print its event id once the broker has it."""
+    from impetus.edge_agent.test_event import BrokerUnreachable, send_test_event
+
+    broker = _broker(broker_url)
+    try:
+        event = send_test_event(
+            broker, _name("site", site), _name("device_id", device_id), event_type, timeout
+        )
+    except BrokerUnreachable as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(event.event_id)
+
+
+@edge_cli.command("simulate")
+@click.option("--broker", "broker_url", required=True, help="mqtt://HOST:PORT")
+@click.option("--site", required=True, help="Site id the simulated devices publish under.")
+@click.option("--devices", type=click.IntRange(1, 10_000), required=True, help="How many agents.")
+@click.option("--duration", type=float, default=None, help="Seconds (default: until the scenario ends).")
+@click.option(
+    "--realtime/--fast", default=True, show_default=True, help="Pace the scenario to the wall clock."
+)
+@click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Outbox files."
+)
+def simulate_command(
+    broker_url: str, site: str, devices: int, duration: float | None, realtime: bool, state_dir: Path | None
+) -> None:
+    """N simulated agents, each the real runtime, on the default scenario's synthetic sensors."""
+    from impetus.edge_agent.simulate import default_state_dir, run_simulation, simulated_configs
+    from impetus.scenario import Scenario
+
+    broker = _broker(broker_url)
+    start = datetime.now(UTC)
+    state = state_dir or default_state_dir()
+    try:
+        configs = simulated_configs(
+            Scenario.default().site,
+            devices,
+            broker,
+            state,
+            site_id=_name("site", site),
+            realtime=realtime,
+            start=start,
+        )
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    tallies = run_simulation(configs, duration, realtime, start)
+    for device_id, tally in tallies.items():
+        sent = ", ".join(f"{kind}={n}" for kind, n in sorted(tally.sent.items())) or "nothing"
+        click.echo(f"{device_id}: sent {sent}; refused {tally.refused}; left in outbox {tally.backlog}")
+    click.echo(f"outboxes in {state}")
