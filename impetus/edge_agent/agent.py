@@ -81,12 +81,18 @@ class EdgeAgent:
         on_decision: DecisionHook | None = None,
         reconnect_min_s: int = 1,
         drain_timeout_s: float = 5.0,
+        durable_outbox: bool | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.drain_timeout_s = drain_timeout_s
         self.gate = PrivacyGate(config.policy, on_decision=on_decision)
-        self.outbox = Outbox(config.outbox_path, max_rows=config.profile.settings.outbox.max_rows)
+        budget = config.profile.settings.outbox
+        self.outbox = Outbox(
+            config.outbox_path,
+            max_rows=budget.max_rows,
+            durable=budget.durable if durable_outbox is None else durable_outbox,
+        )
         self.scheduler = Scheduler(build_feeds(config), self._on_detection, lossless=lossless)
         self.publisher = Publisher(
             DeviceIdentity(

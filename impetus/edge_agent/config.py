@@ -58,6 +58,9 @@ class Strict(BaseModel):
 class OutboxBudget(Strict):
     max_rows: Annotated[int, Field(ge=10, le=10_000_000)] = 10_000
     max_in_flight: Annotated[int, Field(ge=1, le=1000)] = 100
+    # fsync on every commit: survives power loss, about 4 ms per message on an SSD. Off, the
+    # outbox still survives a crashed process (WAL), not a power cut.
+    durable: bool = True
 
 
 class FirmwareProfile(Strict):

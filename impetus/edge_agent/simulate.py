@@ -139,6 +139,7 @@ def run_simulation(
             c,
             clock=SystemClock() if realtime else SimulatedClock(start),
             on_decision=tallies[c.device_id].record,
+            durable_outbox=False,  # a simulated device has no power to lose
         )
         for c in configs
     ]
