@@ -119,7 +119,8 @@ VALUES (:event_id, :device_id, :site, :zone, :type, :ts, :received_at, :seq, :co
 _SEEN_BY_EVENT = """
 INSERT INTO devices (site, device_id, state, last_seen, last_seq)
 VALUES (:site, :device_id, 'unknown', :received_at, :seq)
-ON CONFLICT (site, device_id) DO UPDATE SET last_seen = excluded.last_seen, last_seq = excluded.last_seq
+ON CONFLICT (site, device_id) DO UPDATE SET
+    last_seen = max(coalesce(devices.last_seen, ''), excluded.last_seen), last_seq = excluded.last_seq
 """
 _SEEN_BY_HEALTH = """
 INSERT INTO devices (site, device_id, state, last_seen, last_seq, last_health)
@@ -202,6 +203,7 @@ class EventStore:
     def record(self, messages: Sequence[ValidMessage | DeadLetter]) -> RecordOutcome:
         """Write one batch in one transaction; returns what was new, for listeners and counters."""
         outcome = RecordOutcome()
+        last_event_of: dict[tuple[str, str], dict[str, Any]] = {}
         db = self._db()
         with self._write_lock, db.atomic():
             for message in messages:
@@ -229,10 +231,12 @@ class EventStore:
                     db.execute(_SEEN_BY_HEALTH, row)
                     outcome.health_updates += 1
                 elif db.execute(_INSERT_EVENT, row).rowcount == 1:
-                    db.execute(_SEEN_BY_EVENT, row)
                     outcome.stored.append(_event_item(row))
+                    last_event_of[(row["site"], row["device_id"])] = row
                 else:
                     outcome.duplicates += 1
+            for row in last_event_of.values():  # once per device and batch, not once per event
+                db.execute(_SEEN_BY_EVENT, row)
         return outcome
 
     # -- queries --------------------------------------------------------------------------------
