@@ -6,6 +6,9 @@ Within a burst that alone is not enough: shots 0.1-1 s apart fall inside each ot
 for microphones far apart. But a shooter who stays put gives every device the same delay
 relative to every other for the whole burst, so each device's sequence of onsets is aligned to
 the burst as a whole by one shift, chosen to match the most shots, and only then cut into shots.
+Those shifts are arrival-time differences: once three devices are aligned they locate the
+shooter, and the next device's shift must agree with that place, which settles the alignments a
+missed shot would otherwise leave open (off by one shot, matching just as many).
 
 The payload's `burst_id` and `shot_index` are not used: each device counts on its own, and a
 device that missed the first shot numbers every later one differently, which is exactly the case
@@ -14,12 +17,20 @@ where a hint would be needed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from impetus.aggregator.localisation import MAX_TIMING_SIGMA_S, ShotReport, relative_onsets
+from impetus.aggregator.localisation import (
+    MAX_TIMING_SIGMA_S,
+    SOURCE_HEIGHT_M,
+    Localisation,
+    ShotReport,
+    localise,
+    relative_onsets,
+)
 from impetus.protocol.site import SiteDescription, speed_of_sound
 
 SPEED_MARGIN = 0.03
@@ -43,7 +54,9 @@ class _Shot:
 class _Windows:
     """Pairwise physical windows and match tolerances, indexed like the reports."""
 
-    def __init__(self, reports: Sequence[ShotReport], c: float) -> None:
+    def __init__(self, reports: Sequence[ShotReport], temperature_c: float) -> None:
+        self.temperature_c = temperature_c
+        c = self.c = speed_of_sound(temperature_c)
         xyz = np.array([[r.x_m, r.y_m, r.height_m] for r in reports])
         sigma = np.array([min(r.timing_sigma_s, MAX_TIMING_SIGMA_S) for r in reports])
         distance = np.sqrt(((xyz[:, None, :] - xyz[None, :, :]) ** 2).sum(axis=2))
@@ -67,7 +80,7 @@ def group_reports(reports: Sequence[ShotReport], site: SiteDescription) -> list[
     if not reports:
         return []
     _, times = relative_onsets(reports)
-    windows = _Windows(reports, speed_of_sound(site.temperature_c))
+    windows = _Windows(reports, site.temperature_c)
     order = np.argsort(times, kind="stable")
     widest = float(windows.window.max())
     groups: list[list[int]] = []
@@ -89,9 +102,13 @@ def _split_burst(
         by_device.setdefault(reports[i].device_id, []).append(i)
     devices = sorted(by_device, key=lambda d: (-len(by_device[d]), times[by_device[d][0]]))
     shots = [_Shot(float(times[i]), {devices[0]: i}) for i in by_device[devices[0]]]
+    shifts = {devices[0]: 0.0}
     for device in devices[1:]:
         mine = by_device[device]
-        shift, matches = _best_alignment(times, windows, mine, shots)
+        expected = _expected_shift(reports, by_device, shifts, device, windows)
+        shift, matches = _best_alignment(times, windows, mine, shots, expected)
+        if matches:
+            shifts[device] = shift
         for i in mine:
             if i in matches:
                 matches[i].members[device] = i
@@ -100,10 +117,46 @@ def _split_burst(
     return [list(shot.members.values()) for shot in shots]
 
 
+def _expected_shift(
+    reports: Sequence[ShotReport],
+    by_device: dict[str, list[int]],
+    shifts: dict[str, float],
+    device: str,
+    windows: _Windows,
+) -> tuple[float, float] | None:
+    """Where the shifts found so far put the shooter, and so the shift this device should have.
+
+    Shifts are arrival-time differences against the burst, so three aligned devices locate the
+    shooter; the window of shifts within reach of that prediction is returned (start, end).
+    """
+    if len(shifts) < 3:
+        return None
+    aligned = [
+        replace(reports[by_device[name][0]], onset=shift, timing_sigma_s=SHIFT_TOLERANCE_S / TIMING_SIGMAS)
+        for name, shift in shifts.items()
+    ]
+    result = localise(aligned, temperature_c=windows.temperature_c)
+    if not isinstance(result, Localisation):
+        return None
+    here = reports[by_device[device][0]]
+    x, y = result.position
+    travel = math.hypot(here.x_m - x, here.y_m - y, here.height_m - SOURCE_HEIGHT_M) / windows.c
+    reach = SHIFT_TOLERANCE_S + result.radius_95_m / windows.c
+    centre = float(result.emission_time) + travel
+    return centre - reach, centre + reach
+
+
 def _best_alignment(
-    times: np.ndarray, windows: _Windows, mine: list[int], shots: list[_Shot]
+    times: np.ndarray,
+    windows: _Windows,
+    mine: list[int],
+    shots: list[_Shot],
+    expected: tuple[float, float] | None,
 ) -> tuple[float, dict[int, _Shot]]:
     """The shift of one device against the burst that matches most of its onsets.
+
+    Only shifts within the `expected` range are tried when the burst so far predicts one and one
+    of them is there.
 
     Ties go to the smaller squared mismatch, then to the earlier pairs: a direct sound comes before
     its echoes, whether this device or the burst so far heard the echo too.
@@ -120,7 +173,11 @@ def _best_alignment(
     tolerance = np.array([[float(windows.tolerance[i, js].max()) for js in members] for i in mine])
     offsets = onsets[:, None] - anchors[None, :]
     best: tuple[tuple[int, float, float], float, dict[int, _Shot]] = ((0, 0.0, 0.0), 0.0, {})
-    for shift in np.unique(offsets[compatible]):
+    candidates = np.unique(offsets[compatible])
+    if expected is not None:
+        near = candidates[(candidates >= expected[0]) & (candidates <= expected[1])]
+        candidates = near if len(near) else candidates
+    for shift in candidates:
         gap = np.abs(offsets - shift)
         usable = compatible & (gap <= tolerance)
         matches: dict[int, _Shot] = {}
