@@ -107,8 +107,13 @@ def simulate_command(
 ) -> None:
     """N simulated agents, each the real runtime, on the default scenario's synthetic sensors."""
     from impetus.edge_agent.simulate import default_state_dir, run_simulation, simulated_configs
-    from impetus.scenario import Scenario
 
+    try:
+        from impetus.scenario import Scenario
+    except ImportError as error:
+        raise click.ClickException(
+            f"the scenario engine (impetus.scenario) cannot be loaded: {error}"
+        ) from None
     broker = _broker(broker_url)
     start = datetime.now(UTC)
     state = state_dir or default_state_dir()
