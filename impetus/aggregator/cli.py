@@ -44,6 +44,13 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="An external MQTT broker; without it an embedded broker listens on loopback.",
 )
 @click.option(
+    "--embedded-port",
+    type=click.IntRange(0, 65535),
+    default=1883,
+    show_default=True,
+    help="Port of the embedded broker on 127.0.0.1 (0: any free port); ignored with --broker.",
+)
+@click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_DB_PATH,
@@ -67,7 +74,9 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="How long to wait at start for the broker (it may be starting too).",
 )
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
-def serve_command(broker: str | None, db: Path, listen: str, broker_timeout: float, log_level: str) -> None:
+def serve_command(
+    broker: str | None, embedded_port: int, db: Path, listen: str, broker_timeout: float, log_level: str
+) -> None:
     """Run until SIGINT or SIGTERM. Once ready it prints `broker: URL` and `api: URL`."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("amqtt", "transitions"):
@@ -79,7 +88,7 @@ def serve_command(broker: str | None, db: Path, listen: str, broker_timeout: flo
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    service = AggregatorService(broker, db, listen)
+    service = AggregatorService(broker, db, listen, embedded_port=embedded_port)
     try:
         service.start(timeout=broker_timeout)
     except Exception as error:

@@ -42,7 +42,10 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 class AggregatorService:
-    """Starts its parts in dependency order and stops them in reverse."""
+    """Starts its parts in dependency order and stops them in reverse.
+
+    Without `broker_url` an embedded broker listens on 127.0.0.1:`embedded_port` (0: any free port).
+    """
 
     def __init__(
         self,
@@ -50,9 +53,11 @@ class AggregatorService:
         db_path: Path | str = DEFAULT_DB_PATH,
         listen: str = DEFAULT_LISTEN,
         *,
+        embedded_port: int = 0,
         client_id: str = DEFAULT_CLIENT_ID,
     ) -> None:
         self._external_broker_url = broker_url
+        self._embedded_port = embedded_port
         self._db_path = Path(db_path)
         self._listen = parse_listen(listen)
         self._client_id = client_id
@@ -94,7 +99,7 @@ class AggregatorService:
         try:
             self._store = EventStore(self._db_path)
             if self._external_broker_url is None:
-                self._broker = EmbeddedBroker()
+                self._broker = EmbeddedBroker(port=self._embedded_port)
                 self._broker.start(timeout)
             self._ingest = Ingest(self._store, self.broker_url, client_id=self._client_id)
             self._ingest.start(timeout)
