@@ -172,3 +172,10 @@ def test_edge_run_with_a_bad_config_prints_the_problem_without_a_traceback(tmp_p
     assert done.returncode != 0
     assert f"{path}: zone: expected a valid string (got 7)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_device_file_template_loads() -> None:
+    config = load_agent_config(PROFILES_DIR / "templates" / "device.toml")
+    assert (config.device_id, config.site, config.profile.name) == ("pole-1", "piazza", "rpi5")
+    assert config.detectors["objects"].max_fps == 2
+    assert config.detectors["tamper"].config.enabled is False
