@@ -6,7 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from edge_fixtures import Collector, PersistentBroker
+from edge_fixtures import Collector, DarkDetector, PersistentBroker
+
+from impetus.edge_agent.plugins import detectors
+
+
+@pytest.fixture(autouse=True)
+def dark_plugin() -> Iterator[None]:
+    """The `dark` test detector is installed for these tests only."""
+    installed = detectors()
+    installed["dark"] = DarkDetector
+    yield
+    installed.pop("dark", None)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from impetus.edge_agent.clock import SystemClock
-from impetus.edge_agent.detectors.base import Detection, Detector, DetectorConfig, register_detector
+from impetus.edge_agent.detectors.base import Detection, Detector, DetectorConfig
 from impetus.edge_agent.sources.base import Sample, VideoFrame
 from impetus.privacy.gate import PrivacyGate
 from impetus.privacy.policy import load_policy
@@ -32,10 +32,12 @@ class DarkConfig(DetectorConfig):
     work_ms: float = 0.0
 
 
-@register_detector
 class DarkDetector(Detector):
     """Reports `tamper/covered` for every frame darker than `max_mean`; `work_ms` of extra
-    work per frame stands in for an expensive model when a test needs a slow detector."""
+    work per frame stands in for an expensive model when a test needs a slow detector.
+
+    Registered only while an edge runtime test runs (see conftest), so other tests in the same
+    process see the real plugins alone."""
 
     type_name = "dark"
     consumes = "video"
