@@ -35,6 +35,10 @@ from impetus.protocol.topics import status_topic
 
 log = logging.getLogger(__name__)
 
+# The first health goes out this soon after start, so the SOC sees the detectors running
+# without waiting a whole interval.
+FIRST_HEALTH_S = 5.0
+
 
 @dataclass(frozen=True)
 class DeviceIdentity:
@@ -201,7 +205,7 @@ class Publisher:
             return
 
     def _drain(self) -> None:
-        next_health = time.monotonic() + self.health_interval_s
+        next_health = time.monotonic() + min(self.health_interval_s, FIRST_HEALTH_S)
         while not self._stopping.is_set():
             self._wake.wait(0.2)
             self._wake.clear()
@@ -209,7 +213,7 @@ class Publisher:
             if self._connected.is_set():
                 self._send_batch()
             if self.health is not None and time.monotonic() >= next_health:
-                next_health = time.monotonic() + self.health_interval_s
+                next_health = time.monotonic() + min(self.health_interval_s, FIRST_HEALTH_S)
                 self.put_health()
         self._flush_acks()
 
