@@ -148,11 +148,12 @@ def _tail_response(
     absorption_db: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Frequency response of the diffuse tail: decaying noise starting 5-20 ms after the direct
-    sound, with the energy of a direct sound at the critical distance."""
+    """Frequency response of the diffuse tail: decaying noise that builds up from 5-20 ms after
+    the direct sound, with the energy of a direct sound at the critical distance."""
     n = int(reflections.rt60_s * sample_rate)
     t = np.arange(n) / sample_rate
-    tail = rng.standard_normal(n) * np.exp(-6.91 * t / reflections.rt60_s)
+    build_up = np.minimum(1.0, t / 0.02)  # the diffuse field builds up over ~20 ms as reflections multiply
+    tail = rng.standard_normal(n) * np.exp(-6.91 * t / reflections.rt60_s) * build_up
     tail *= (1.0 / reflections.critical_distance_m) / float(np.sqrt(np.sum(tail**2)))
     impulse = np.zeros(size)
     start = int((arrival_s + rng.uniform(0.005, 0.020)) * sample_rate)
