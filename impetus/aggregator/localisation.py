@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
 from typing import Any, Literal
@@ -213,7 +213,7 @@ class Unlocalised:
     reason: CannotLocaliseReason
     detail: str
     used_devices: tuple[str, ...] = ()
-    rejected_devices: tuple[Rejection, ...] = field(default_factory=tuple)
+    rejected_devices: tuple[Rejection, ...] = ()
 
 
 def localise(
@@ -271,7 +271,7 @@ def localise(
             "collinear",
             "the microphones stand on one line, so the shot and its mirror image across it are "
             "indistinguishable; a microphone off that line is needed",
-            tuple(ids),
+            tuple(r.device_id for r in usable),
             tuple(rejected),
         )
     fit = _drop_outliers(problem, problem.solve(everyone), usable, rejected, c)

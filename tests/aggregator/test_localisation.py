@@ -7,6 +7,7 @@ independently of the solver.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -127,6 +128,9 @@ def test_datetime_onsets_keep_the_microsecond_and_give_the_emission_time() -> No
     assert error_m(result, source) < 0.1
     assert isinstance(result.emission_time, datetime)
     assert abs((result.emission_time - T0).total_seconds()) < 5e-5
+    on_the_alert = json.loads(json.dumps(result.to_dict()))
+    assert datetime.fromisoformat(on_the_alert["emission_time"]) == result.emission_time
+    assert on_the_alert["radius_95_m"] == result.radius_95_m and len(on_the_alert["used_devices"]) == 6
 
 
 def test_reported_95_percent_radius_holds_the_true_source_in_at_least_90_percent_of_noisy_trials() -> None:
