@@ -102,8 +102,20 @@ def test_event_command(broker_url: str, site: str, device_id: str, event_type: s
 @click.option(
     "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Outbox files."
 )
+@click.option(
+    "--scenario-seconds",
+    type=click.FloatRange(min=1.0),
+    default=None,
+    help="Compress the scenario's story to this many seconds (default: its natural length).",
+)
 def simulate_command(
-    broker_url: str, site: str, devices: int, duration: float | None, realtime: bool, state_dir: Path | None
+    broker_url: str,
+    site: str,
+    devices: int,
+    duration: float | None,
+    realtime: bool,
+    state_dir: Path | None,
+    scenario_seconds: float | None,
 ) -> None:
     """N simulated agents, each the real runtime, on the default scenario's synthetic sensors."""
     from impetus.edge_agent.simulate import default_state_dir, run_simulation, simulated_configs
@@ -126,6 +138,7 @@ def simulate_command(
             site_id=_name("site", site),
             realtime=realtime,
             start=start,
+            scenario_s=scenario_seconds,
         )
     except ConfigError as error:
         raise click.ClickException(str(error)) from None

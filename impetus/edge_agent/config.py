@@ -72,7 +72,9 @@ class FirmwareProfile(Strict):
     execution_providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"], min_length=1)
     inference_threads: Annotated[int, Field(ge=1, le=64)] = 1
     health_interval_s: Annotated[float, Field(gt=0.0, le=3600.0)] = 30.0
-    audio_buffer_blocks: Annotated[int, Field(ge=1, le=256)] = 8
+    # How far an audio detector may fall behind before blocks are dropped (20 x 100 ms = 2 s):
+    # a short CPU stall must not cost a gunshot; video keeps only the newest frame.
+    audio_buffer_blocks: Annotated[int, Field(ge=1, le=256)] = 20
     outbox: OutboxBudget = Field(default_factory=OutboxBudget)
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -98,6 +98,7 @@ class Publisher:
         self._connected = threading.Event()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._will: EnvelopeBase | None = None
         self.connects = 0
@@ -212,8 +213,8 @@ class Publisher:
             self._flush_acks()
             if self._connected.is_set():
                 self._send_batch()
-            if self.health is not None and time.monotonic() >= next_health:
-                next_health = time.monotonic() + min(self.health_interval_s, FIRST_HEALTH_S)
+            if self.health is not None and not self._closing.is_set() and time.monotonic() >= next_health:
+                next_health = time.monotonic() + self.health_interval_s
                 self.put_health()
         self._flush_acks()
 
@@ -256,6 +257,7 @@ class Publisher:
         """
         if self._thread is None:
             return
+        self._closing.set()
         if self._connected.is_set():
             self.wait_drained(drain_timeout)
         self._stopping.set()

@@ -47,7 +47,9 @@ def device_ids(site: SiteDescription, count: int) -> list[tuple[str, DevicePlace
     return out
 
 
-def _source_config(sensor: str, placement: DevicePlacement, realtime: bool, start: datetime) -> SourceConfig:
+def _source_config(
+    sensor: str, placement: DevicePlacement, realtime: bool, start: datetime, scenario_s: float | None
+) -> SourceConfig:
     kind, _ = SENSOR_SOURCES[sensor]
     known = plugins.sources()
     if kind not in known:
@@ -55,9 +57,16 @@ def _source_config(sensor: str, placement: DevicePlacement, realtime: bool, star
             "simulate",
             [f"source {kind!r} is not installed (the scenario engine provides it); known: {sorted(known)}"],
         )
-    return known[kind].Config.model_validate(
-        {"type": kind, "name": sensor, "device_id": placement.device_id, "realtime": realtime, "start": start}
-    )
+    table = {
+        "type": kind,
+        "name": sensor,
+        "device_id": placement.device_id,
+        "realtime": realtime,
+        "start": start,
+    }
+    if scenario_s is not None:
+        table["duration_s"] = scenario_s
+    return known[kind].Config.model_validate(table)
 
 
 def _detectors(profile: Profile, kinds: set[str]) -> dict[str, DetectorSetting]:
@@ -85,7 +94,9 @@ def simulated_configs(
     site_id: str | None = None,
     realtime: bool = True,
     start: datetime | None = None,
+    scenario_s: float | None = None,
 ) -> list[AgentConfig]:
+    """One config per simulated device; `scenario_s` compresses the scenario to that length."""
     start = start or datetime.now(UTC)
     policy = load_policy(DEFAULT_POLICY)
     profiles: dict[str, Profile] = {}
@@ -94,7 +105,7 @@ def simulated_configs(
         if placement.profile not in profiles:
             profiles[placement.profile] = load_profile(placement.profile, require_detectors=False)
         profile = profiles[placement.profile]
-        sources = tuple(_source_config(s, placement, realtime, start) for s in placement.sensors)
+        sources = tuple(_source_config(s, placement, realtime, start, scenario_s) for s in placement.sensors)
         kinds = {SENSOR_SOURCES[s][1] for s in placement.sensors}
         configs.append(
             AgentConfig(

@@ -61,3 +61,9 @@ def test_each_simulated_agent_gets_the_sources_and_detectors_its_sensors_imply(t
     assert pole.zone == "centre", "the zone comes from the placement's position when it names none"
     assert pole.profile.name == "rpi5" and mic.profile.name == "rpi-zero-2w"
     assert len({c.outbox_path for c in configs}) == 3
+
+
+def test_the_scenario_can_be_compressed_for_short_runs(tmp_path: Path) -> None:
+    broker = BrokerAddress.parse("mqtt://127.0.0.1:1883")
+    (config,) = simulated_configs(SITE, 1, broker, tmp_path, scenario_s=30.0)
+    assert {s.duration_s for s in config.sources} == {30.0}  # type: ignore[attr-defined]
