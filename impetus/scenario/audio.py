@@ -143,8 +143,8 @@ class MicrophoneRenderer:
             self._heard[key] = (first, heard)
         return first, heard
 
-    def _chunk(self, index: int, sample_rate: int) -> np.ndarray:
-        """Unit-RMS crowd babble and self-noise (in pascal) of one chunk, faded in and out."""
+    def _chunk(self, index: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unit-RMS crowd babble and unit-RMS self-noise of one chunk, faded in and out."""
         key = (index, sample_rate)
         cached = self._chunks.get(key)
         if cached is not None:
@@ -155,48 +155,39 @@ class MicrophoneRenderer:
         babble = synthesise("crowd", sample_rate, rng, duration_s=(length + fade) / sample_rate)
         babble = babble.astype(np.float64)[: length + fade]
         babble /= max(float(np.sqrt(np.mean(babble**2))), 1e-12)
+        noise = rng.standard_normal(length + fade)
         ramp = np.sin(0.5 * np.pi * (np.arange(fade) + 0.5) / fade)
-        babble[:fade] *= ramp
-        babble[length:] *= ramp[::-1]
+        for signal in (babble, noise):
+            signal[:fade] *= ramp
+            signal[length:] *= ramp[::-1]
         with self._lock:
             if len(self._chunks) > 64:
                 self._chunks.clear()
-            self._chunks[key] = babble
-        return babble
+            self._chunks[key] = (babble, noise)
+        return babble, noise
 
     def _ambient(self, first: int, n: int, sample_rate: int) -> np.ndarray:
+        """Crowd babble at the level the people around make, and the microphone's self-noise."""
         length = round(CHUNK_S * sample_rate)
         fade = round(CROSSFADE_S * sample_rate)
-        out = np.zeros(n)
+        crowd, noise = np.zeros(n), np.zeros(n)
         for index in range((first - fade) // length, (first + n) // length + 1):
-            chunk = self._chunk(index, sample_rate)
+            babble, hiss = self._chunk(index, sample_rate)
             lo = max(first, index * length)
-            hi = min(first + n, index * length + len(chunk))
+            hi = min(first + n, index * length + len(babble))
             if hi > lo:
-                out[lo - first : hi - first] += chunk[lo - index * length : hi - index * length]
+                crowd[lo - first : hi - first] += babble[lo - index * length : hi - index * length]
+                noise[lo - first : hi - first] += hiss[lo - index * length : hi - index * length]
         times = (first + np.arange(n)) / sample_rate
         steps = np.arange(len(self._crowd_level)) * self.crowd.dt_s
         level = np.interp(times, steps, self._crowd_level)
-        return out * level
-
-    def _self_noise(self, first: int, n: int, sample_rate: int) -> np.ndarray:
-        """White self-noise made per chunk of samples from the chunk's own seed (seamless)."""
-        length = round(CHUNK_S * sample_rate)
-        sigma = P_REF * 10.0 ** (SELF_NOISE_DB_SPL / 20.0)
-        out = np.empty(n)
-        for index in range(first // length, (first + n - 1) // length + 1):
-            noise = np.random.default_rng(
-                [self.seed, self._device_key, index, sample_rate, 1]
-            ).standard_normal(length)
-            lo, hi = max(first, index * length), min(first + n, (index + 1) * length)
-            out[lo - first : hi - first] = noise[lo - index * length : hi - index * length] * sigma
-        return out
+        return crowd * level + noise * (P_REF * 10.0 ** (SELF_NOISE_DB_SPL / 20.0))
 
     def pressure(self, first: int, n: int, sample_rate: int) -> np.ndarray:
         """Samples `first` .. `first + n - 1` (sample i is at i / sample_rate s), pascal, float64."""
         if first < 0 or n < 0:
             raise ValueError(f"sample range must start at 0 or later and be non-negative, got {first}, {n}")
-        out = self._ambient(first, n, sample_rate) + self._self_noise(first, n, sample_rate)
+        out = self._ambient(first, n, sample_rate)
         for index, emission in enumerate(self.emissions):
             if emission.t_s * sample_rate > first + n:
                 continue

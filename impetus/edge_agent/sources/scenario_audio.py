@@ -95,5 +95,10 @@ class ScenarioAudioSource(Source):
         self._index += 1
         return block
 
+    @property
+    def scenario(self) -> Scenario | None:
+        """The shared world this source renders from, once open."""
+        return self._scenario
+
     def close(self) -> None:
         self._closed.set()

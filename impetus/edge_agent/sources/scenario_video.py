@@ -82,5 +82,10 @@ class ScenarioVideoSource(Source):
         self._index += 1
         return frame
 
+    @property
+    def scenario(self) -> Scenario | None:
+        """The shared world this source renders from, once open."""
+        return self._scenario
+
     def close(self) -> None:
         self._closed.set()
