@@ -54,3 +54,11 @@ def test_the_onset_is_the_wavefront_arrival_to_within_a_sample() -> None:
     impulse = measure(heard, trigger, SR, floor_db=-80.0)
     assert abs(impulse.onset - arrival) < 1.0
     assert impulse.peak_dbfs <= 0.0 and 0.0 < impulse.duration_ms < 200.0
+
+
+def test_a_faint_click_does_not_hide_the_shot_that_follows_it() -> None:
+    audio = noise(1.0, 1e-4, seed=4)
+    audio[8_000:8_030] += np.float32(0.003)
+    audio[8_320:8_400] += np.float32(0.5)  # 20 ms later, 40 dB louder: inside the refractory time
+    audio[8_352:8_400] += np.float32(0.4)  # the same impulse growing is not a new candidate
+    assert onsets(audio, 1600) == [8_000, 8_320]

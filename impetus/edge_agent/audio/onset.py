@@ -1,10 +1,13 @@
 """The cheap stage: find sharp energy rises in a stream, far faster than real time.
 
 Every block is cut into 2 ms frames. A frame is an onset candidate when its energy stands
-`rise_db` above an adaptive noise floor *and* jumped `jump_db` within the previous three frames
-(6 ms): a shot's shock front does both; a passing bus, rising crowd noise or a swelling chord does
-not. The floor follows a low quantile of the frame energies, falling quickly (a quiet moment) and
-rising slowly (so a burst of shots does not lift it over the shots). Frames carry across block
+`rise_db` above an adaptive noise floor *and* `jump_db` above the loudest of the three frames
+before it (6 ms): a shot's shock front does both; noise fluctuating in a reverberant tail, a
+passing bus, rising crowd noise or a swelling chord do not. The floor follows a low quantile of
+the frame energies, falling quickly (a quiet moment) and rising slowly (so a burst of shots does
+not lift it over the shots). After a candidate the gate rests for `refractory_s`, unless a frame
+10 dB louder arrives at least 6 ms later (a faint click must not hide the shot that follows it).
+Frames carry across block
 boundaries, so where a block ends never matters.
 """
 
@@ -17,6 +20,8 @@ import numpy as np
 
 FRAME_S = 0.002
 SILENT_DB = -120.0
+OVERRIDE_DB = 10.0
+OVERRIDE_AFTER_FRAMES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class OnsetGate:
 
     sample_rate: int
     rise_db: float = 15.0
-    jump_db: float = 9.0
+    jump_db: float = 6.0
     min_frame_db: float = -70.0
     refractory_s: float = 0.03
     floor_rise_s: float = 1.5
@@ -53,6 +58,7 @@ class OnsetGate:
         self._history = np.full(3, SILENT_DB)
         self._floor: float | None = None
         self._next_allowed = 0
+        self._last = Onset(-(10**9), SILENT_DB, SILENT_DB)
 
     @property
     def floor_db(self) -> float:
@@ -71,7 +77,7 @@ class OnsetGate:
         self._consumed += frames * self.frame
         floor = self._floor if self._floor is not None else float(np.percentile(energy, 20))
         context = np.concatenate([self._history, energy])
-        before = np.minimum(np.minimum(context[:-3], context[1:-2]), context[2:-1])
+        before = np.maximum(np.maximum(context[:-3], context[1:-2]), context[2:-1])
         hits = np.flatnonzero(
             (energy - floor >= self.rise_db)
             & (energy - before >= self.jump_db)
@@ -80,8 +86,13 @@ class OnsetGate:
         onsets: list[Onset] = []
         for k in hits:
             sample = first_sample + int(k) * self.frame
-            if sample >= self._next_allowed:
-                onsets.append(Onset(sample, float(energy[k]), floor))
+            overrides = (
+                sample >= self._last.sample + OVERRIDE_AFTER_FRAMES * self.frame
+                and energy[k] >= self._last.frame_db + OVERRIDE_DB
+            )
+            if sample >= self._next_allowed or overrides:
+                self._last = Onset(sample, float(energy[k]), floor)
+                onsets.append(self._last)
                 self._next_allowed = sample + round(self.refractory_s * self.sample_rate)
         self._history = context[-3:]
         self._floor = self._update_floor(floor, energy, frames)
