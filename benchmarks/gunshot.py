@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import platform
 import resource
 import sys
@@ -166,6 +167,7 @@ def evaluate_background(minutes: float) -> dict[str, float]:
 
 
 def main() -> None:
+    logging.getLogger("impetus.edge_agent.detectors.gunshot").setLevel(logging.ERROR)  # clipping notes
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
