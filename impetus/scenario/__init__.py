@@ -4,6 +4,7 @@ OpenCV)."""
 
 from impetus.scenario.camera import GroundCalibration, PinholeCamera
 from impetus.scenario.engine import DEFAULT_PLAN, DEFAULT_START, Scenario
+from impetus.scenario.photo_sprites import PhotoSprites
 from impetus.scenario.sprites import DrawnSprites, SpriteBank
 from impetus.scenario.timeline import DEFAULT_TIMELINE, Timeline
 from impetus.scenario.video import FrameTruth, TruthObject
@@ -15,6 +16,7 @@ __all__ = [
     "DrawnSprites",
     "FrameTruth",
     "GroundCalibration",
+    "PhotoSprites",
     "PinholeCamera",
     "Scenario",
     "SpriteBank",

@@ -264,15 +264,30 @@ class Scenario:
             )
         return out
 
-    def frame(self, device_id: str, t_s: float, width: int = 640, height: int = 360) -> np.ndarray:
-        """What the camera sees at `t_s`: BGR uint8 (height, width, 3)."""
+    def frame(
+        self,
+        device_id: str,
+        t_s: float,
+        width: int = 640,
+        height: int = 360,
+        sprites: SpriteBank | None = None,
+    ) -> np.ndarray:
+        """What the camera sees at `t_s`: BGR uint8 (height, width, 3); `sprites` overrides the
+        scenario's look for this frame (for instance `PhotoSprites` for a COCO detector)."""
         camera = self.camera(device_id, width, height)
-        return self._scene.render(camera, self.people(t_s), self.props(t_s), t_s)
+        return self._scene.render(camera, self.people(t_s), self.props(t_s), t_s, sprites)
 
-    def frame_truth(self, device_id: str, t_s: float, width: int = 640, height: int = 360) -> FrameTruth:
+    def frame_truth(
+        self,
+        device_id: str,
+        t_s: float,
+        width: int = 640,
+        height: int = 360,
+        sprites: SpriteBank | None = None,
+    ) -> FrameTruth:
         """Boxes (normalised), visible shares and counts of what `frame` shows at `t_s`."""
         camera = self.camera(device_id, width, height)
-        return self._scene.truth(camera, self.people(t_s), self.props(t_s), t_s)
+        return self._scene.truth(camera, self.people(t_s), self.props(t_s), t_s, sprites)
 
     def ground_truth(self, start: datetime | None = None) -> dict[str, Any]:
         """Shots, hard negatives, bag, vehicle and per-second crowd, anchored at `start` (UTC)."""

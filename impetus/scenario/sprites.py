@@ -15,6 +15,8 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 """x0, y0, x1, y1 in pixels."""
+PERSON_ASPECT = 0.45 / 1.75
+"""Shoulder width over height of an adult."""
 
 SHIRTS = np.array(
     [
@@ -51,6 +53,10 @@ class SpriteBank(ABC):
     `stride` (0..1) is the walking phase, so legs move when people do."""
 
     name: str = "sprites"
+
+    def person_aspect(self, variant: int) -> float:
+        """Width over height of a person as this bank paints them (the truth box follows it)."""
+        return PERSON_ASPECT
 
     @abstractmethod
     def draw(self, image: np.ndarray, kind: str, box: Box, variant: int, stride: float = 0.0) -> None: ...

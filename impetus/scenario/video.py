@@ -24,7 +24,6 @@ from impetus.scenario.sprites import SpriteBank
 PX_PER_M = 8
 GROUND_MARGIN_M = 45.0
 FACADE_SETBACK_M = 8.0
-PERSON_WIDTH_M = 0.45
 VISIBLE_MIN = 0.5
 """Share of its box an object must show to count as visible (the COCO-style 'mostly visible')."""
 NOISE_FRAMES = 4
@@ -179,7 +178,7 @@ class SceneRenderer:
 
     def __init__(self, site: SiteDescription, sprites: SpriteBank, seed: int) -> None:
         self.site = site
-        self.sprites = sprites
+        self.sprites = sprites  # the default look; `render` and `truth` may be given another
         self.seed = seed
         rng = np.random.default_rng([seed, 9])
         self._texture = _ground_texture(site, rng)
@@ -240,7 +239,7 @@ class SceneRenderer:
         return self._noise[key][index % NOISE_FRAMES]
 
     def _drawables(
-        self, camera: PinholeCamera, people: People, props: list[SceneObject], t_s: float
+        self, camera: PinholeCamera, people: People, props: list[SceneObject], t_s: float, sprites: SpriteBank
     ) -> list[_Drawable]:
         out: list[_Drawable] = []
         n = len(people.track_ids)
@@ -249,7 +248,8 @@ class SceneRenderer:
             heads = np.column_stack([people.xy, people.heights_m])
             uv_f, depth = camera.project(feet)
             uv_h, depth_h = camera.project(heads)
-            half = camera.focal_px * PERSON_WIDTH_M / 2.0 / np.maximum(depth, NEAR_M)
+            aspect = np.array([sprites.person_aspect(int(v)) for v in people.variants])
+            half = (uv_f[:, 1] - uv_h[:, 1]) * aspect / 2.0
             ok = (depth > NEAR_M) & (depth_h > NEAR_M)
             ok &= (uv_f[:, 0] + half > 0) & (uv_f[:, 0] - half < camera.width)
             ok &= (uv_f[:, 1] > 0) & (uv_h[:, 1] < camera.height)
@@ -336,11 +336,17 @@ class SceneRenderer:
         return int(inside.sum())
 
     def render(
-        self, camera: PinholeCamera, people: People, props: list[SceneObject], t_s: float
+        self,
+        camera: PinholeCamera,
+        people: People,
+        props: list[SceneObject],
+        t_s: float,
+        sprites: SpriteBank | None = None,
     ) -> np.ndarray:
+        sprites = sprites or self.sprites
         image = self.background(camera).copy()
-        for d in self._drawables(camera, people, props, t_s):
-            self.sprites.draw(image, d.cls, d.box, d.variant, d.stride)
+        for d in self._drawables(camera, people, props, t_s, sprites):
+            sprites.draw(image, d.cls, d.box, d.variant, d.stride)
         pick = int(np.random.default_rng(round(t_s * 1000.0)).integers(NOISE_FRAMES))
         add, sub = self._noise_pair(camera.width, camera.height, pick)
         cv2.add(image, add, dst=image)
@@ -348,6 +354,12 @@ class SceneRenderer:
         return image
 
     def truth(
-        self, camera: PinholeCamera, people: People, props: list[SceneObject], t_s: float
+        self,
+        camera: PinholeCamera,
+        people: People,
+        props: list[SceneObject],
+        t_s: float,
+        sprites: SpriteBank | None = None,
     ) -> FrameTruth:
-        return self._truth(camera, self._drawables(camera, people, props, t_s), self._in_view(camera, people))
+        drawables = self._drawables(camera, people, props, t_s, sprites or self.sprites)
+        return self._truth(camera, drawables, self._in_view(camera, people))

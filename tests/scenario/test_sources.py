@@ -74,3 +74,19 @@ def test_a_device_the_plan_does_not_have_is_refused_at_open() -> None:
     mic = source("scenario_audio", device_id="pole-nowhere", realtime=False)
     with pytest.raises(KeyError, match="'pole-nowhere' is not on the plan of site 'piazza'"):
         mic.open()
+
+
+def test_scenario_video_can_show_photographed_people() -> None:
+    with source(
+        "scenario_video",
+        device_id="pole-south",
+        fps=1,
+        width=320,
+        height=180,
+        realtime=False,
+        sprites="photo",
+    ) as cam:
+        frames = [cam.read() for _ in range(13)]
+    scenario = Scenario.shared(duration_s=DURATION_S)
+    drawn = scenario.frame("pole-south", 12.0, 320, 180)
+    assert frames[12] is not None and not np.array_equal(frames[12].image, drawn)

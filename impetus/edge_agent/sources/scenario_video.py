@@ -8,6 +8,7 @@ over when the wall clock reaches that time. Ends (returns None) when the scenari
 type = "scenario_video"
 device_id = "pole-west"
 fps = 5
+sprites = "photo"          # or "drawn" (default: no photograph needed)
 width = 640
 height = 360
 ```
@@ -25,7 +26,18 @@ from pydantic import Field
 
 from impetus.edge_agent.sources.base import Source, SourceConfig, VideoFrame, register_source
 from impetus.edge_agent.sources.scenario_audio import wait_until
-from impetus.scenario import Scenario
+from impetus.scenario import PhotoSprites, Scenario, SpriteBank
+
+_photo_people: list[SpriteBank] = []
+_photo_lock = threading.Lock()
+
+
+def photo_people() -> SpriteBank:
+    """One photo sprite bank per process (cutting people out takes a second)."""
+    with _photo_lock:
+        if not _photo_people:
+            _photo_people.append(PhotoSprites.from_cache())
+        return _photo_people[0]
 
 
 class ScenarioVideoConfig(SourceConfig):
@@ -40,6 +52,9 @@ class ScenarioVideoConfig(SourceConfig):
         default=None, description="Compress the scenario to this length; default: its natural length"
     )
     seed: int = 0
+    sprites: Literal["drawn", "photo"] = Field(
+        default="drawn", description="photo: people cut from a real photograph, so COCO detectors see them"
+    )
     plan: Path | None = None
     timeline: Path | None = None
 
@@ -54,6 +69,7 @@ class ScenarioVideoSource(Source):
         super().__init__(config)
         self.config: ScenarioVideoConfig = config
         self._scenario: Scenario | None = None
+        self._sprites: SpriteBank | None = None
         self._start = datetime.now(UTC)
         self._index = 0
         self._frames = 0
@@ -63,6 +79,7 @@ class ScenarioVideoSource(Source):
         c = self.config
         self._scenario = Scenario.shared(c.plan, c.timeline, c.duration_s, c.seed)
         self._scenario.device(c.device_id, "camera")
+        self._sprites = photo_people() if c.sprites == "photo" else None
         self._start = (c.start or datetime.now(UTC)).astimezone(UTC)
         self._frames = math.ceil(self._scenario.duration_s * c.fps)
         self._index = 0
@@ -78,7 +95,9 @@ class ScenarioVideoSource(Source):
         ts = self._start + timedelta(seconds=t)
         if c.realtime and wait_until(ts, self._closed):
             return None
-        frame = VideoFrame(self._scenario.frame(c.device_id, t, c.width, c.height), ts, self._index)
+        frame = VideoFrame(
+            self._scenario.frame(c.device_id, t, c.width, c.height, self._sprites), ts, self._index
+        )
         self._index += 1
         return frame
 
