@@ -1,0 +1,1 @@
+"""Source plugins (cameras, microphones, files, the scenario), one module each."""
