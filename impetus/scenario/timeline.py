@@ -163,7 +163,15 @@ class Timeline(Strict):
         return self.model_copy(
             update={
                 "duration_s": duration_s,
-                "phases": [scaled(p, "start_s", "end_s") for p in self.phases],
+                "phases": [
+                    # The burst keeps its real length; every other phase is scaled.
+                    p.model_copy(
+                        update={"start_s": p.start_s * k, "end_s": p.start_s * k + p.end_s - p.start_s}
+                    )
+                    if p.name == "attack"
+                    else scaled(p, "start_s", "end_s")
+                    for p in self.phases
+                ],
                 "crowd": scaled(self.crowd, "gathering_end_s"),
                 "attack": scaled(self.attack, "t_s"),
                 "hard_negatives": [scaled(c, "t_s") for c in self.hard_negatives],

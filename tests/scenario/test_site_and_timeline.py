@@ -50,6 +50,9 @@ def test_compression_keeps_the_order_of_events_and_the_real_gaps_between_shots()
     assert short.attack.interval_s == natural.attack.interval_s
     assert short.crowd.flee_speed_mps == natural.crowd.flee_speed_mps
     assert max(c.t_s for c in short.hard_negatives) < short.attack.t_s
+    burst = short.phase("attack")
+    real = natural.phase("attack")
+    assert burst.end_s - burst.start_s == pytest.approx(real.end_s - real.start_s)
 
 
 def test_too_short_a_scenario_is_refused_with_the_minimum() -> None:
