@@ -36,3 +36,7 @@ class RoleGroup(click.Group):
 @click.version_option(__version__, prog_name="impetus")
 def main() -> None:
     """impetus: public-safety detection at the edge, correlated for the SOC."""
+
+
+if __name__ == "__main__":
+    main()

@@ -283,6 +283,16 @@ class EventStore:
     def event_count(self) -> int:
         return next(self._db().query("SELECT count(*) AS n FROM events"))["n"]
 
+    def event_counts(self) -> dict[tuple[str, str], dict[str, int]]:
+        """Stored events per (site, device) and type: the demo's and the operator's overview."""
+        counts: dict[tuple[str, str], dict[str, int]] = {}
+        rows = self._db().query(
+            "SELECT site, device_id, type, count(*) AS n FROM events GROUP BY site, device_id, type"
+        )
+        for row in rows:
+            counts.setdefault((row["site"], row["device_id"]), {})[row["type"]] = row["n"]
+        return counts
+
     def devices(self) -> list[dict[str, Any]]:
         rows = self._db().query("SELECT * FROM devices ORDER BY site, device_id")
         return [

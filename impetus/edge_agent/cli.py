@@ -142,7 +142,7 @@ def simulate_command(
         )
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    tallies = run_simulation(configs, duration, realtime, start)
+    tallies = run_simulation(configs, duration, start)
     for device_id, tally in tallies.items():
         sent = ", ".join(f"{kind}={n}" for kind, n in sorted(tally.sent.items())) or "nothing"
         click.echo(f"{device_id}: sent {sent}; refused {tally.refused}; left in outbox {tally.backlog}")

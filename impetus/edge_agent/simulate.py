@@ -23,7 +23,7 @@ from impetus.configfile import ConfigError
 from impetus.edge_agent import plugins
 from impetus.edge_agent.agent import EdgeAgent
 from impetus.edge_agent.broker import BrokerAddress
-from impetus.edge_agent.clock import SimulatedClock, SystemClock
+from impetus.edge_agent.clock import SimulatedClock
 from impetus.edge_agent.config import AgentConfig, DetectorSetting, Profile, load_profile
 from impetus.edge_agent.sources.base import SourceConfig
 from impetus.privacy.policy import DEFAULT_POLICY, load_policy
@@ -140,39 +140,65 @@ class DeviceTally:
             self.refused += 1
 
 
+class Simulation:
+    """N agents in one process, each in its own threads; `start`, then `join` (or `request_stop`)."""
+
+    def __init__(self, configs: list[AgentConfig], start: datetime) -> None:
+        self.tallies = {c.device_id: DeviceTally() for c in configs}
+        self.agents = [
+            EdgeAgent(
+                c,
+                # Simulated sensors stamp samples from the run's shared anchor, so the devices' clocks
+                # agree exactly; saying `simulated` keeps them usable for gunshot localisation.
+                clock=SimulatedClock(start),
+                on_decision=self.tallies[c.device_id].record,
+                durable_outbox=False,  # a simulated device has no power to lose
+            )
+            for c in configs
+        ]
+        self._threads: list[threading.Thread] = []
+
+    def start(self, duration: float | None) -> None:
+        """Start every agent; each serves until the scenario ends or `duration` passes."""
+        started: list[EdgeAgent] = []
+        try:
+            for agent in self.agents:
+                agent.start()
+                started.append(agent)
+        except BaseException:
+            for agent in started:
+                agent.stop()
+            raise
+        self._threads = [
+            threading.Thread(target=a.serve, args=(duration,), name=f"agent-{a.config.device_id}")
+            for a in self.agents
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def request_stop(self) -> None:
+        for agent in self.agents:
+            agent.request_stop()
+
+    def join(self) -> dict[str, DeviceTally]:
+        for thread in self._threads:
+            thread.join()
+        for agent in self.agents:
+            self.tallies[agent.config.device_id].backlog = agent.final_backlog or 0
+        return self.tallies
+
+
 def run_simulation(
-    configs: list[AgentConfig], duration: float | None, realtime: bool, start: datetime
+    configs: list[AgentConfig], duration: float | None, start: datetime
 ) -> dict[str, DeviceTally]:
-    """Run every agent in its own thread until the scenario ends or `duration` passes."""
-    tallies = {c.device_id: DeviceTally() for c in configs}
-    agents = [
-        EdgeAgent(
-            c,
-            clock=SystemClock() if realtime else SimulatedClock(start),
-            on_decision=tallies[c.device_id].record,
-            durable_outbox=False,  # a simulated device has no power to lose
-        )
-        for c in configs
-    ]
-    started: list[EdgeAgent] = []
-    try:
-        for agent in agents:
-            agent.start()
-            started.append(agent)
-    except BaseException:
-        for agent in started:
-            agent.stop()
-        raise
-    threads = [
-        threading.Thread(target=a.serve, args=(duration,), name=f"agent-{a.config.device_id}") for a in agents
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for agent in agents:
-        tallies[agent.config.device_id].backlog = agent.final_backlog or 0
-    return tallies
+    """Run every agent until the scenario ends or `duration` passes; what each device sent."""
+    simulation = Simulation(configs, start)
+    simulation.start(duration)
+    return simulation.join()
 
 
 def default_state_dir() -> Path:
