@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from six_microphones import MICROPHONES, T0, six_microphone_site
 
 from impetus.aggregator.localisation import (
     SOURCE_HEIGHT_M,
@@ -30,29 +31,10 @@ from impetus.aggregator.localisation import (
 from impetus.aggregator.tdoa_solver import chi2_sf, circular_radius
 from impetus.protocol import ClockQuality, PrivacyStamp, make_event
 from impetus.protocol.envelope import GunshotEvent
-from impetus.protocol.site import DevicePlacement, Point, SiteDescription, speed_of_sound
+from impetus.protocol.site import speed_of_sound
 
-MICROPHONES = {
-    "mic-sw": (2.0, 3.0),
-    "mic-s": (50.0, 1.0),
-    "mic-se": (98.0, 2.0),
-    "mic-ne": (97.0, 58.0),
-    "mic-n": (49.0, 59.0),
-    "mic-nw": (3.0, 57.0),
-}
-SITE = SiteDescription(
-    site="piazza",
-    name="Piazza test square",
-    width_m=100.0,
-    depth_m=60.0,
-    temperature_c=22.0,
-    devices=[
-        DevicePlacement(device_id=name, sensors=["microphone"], position=Point(x_m=x, y_m=y), height_m=4.0)
-        for name, (x, y) in MICROPHONES.items()
-    ],
-)
+SITE = six_microphone_site(temperature_c=22.0)
 C = speed_of_sound(SITE.temperature_c)
-T0 = datetime(2026, 11, 22, 21, 14, 3, 250000, tzinfo=UTC)
 
 
 def arrival_s(device_id: str, source: tuple[float, float]) -> float:

@@ -7,35 +7,17 @@ report is labelled with the shot it truly belongs to (`event_id` = "shot<k>-<dev
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
+from six_microphones import MICROPHONES, T0, six_microphone_site
 
 from impetus.aggregator.localisation import SOURCE_HEIGHT_M, Localisation, ShotReport, localise_on_site
 from impetus.aggregator.shot_matching import group_reports
-from impetus.protocol.site import DevicePlacement, Point, SiteDescription, speed_of_sound
+from impetus.protocol.site import speed_of_sound
 
-MICROPHONES = {
-    "mic-sw": (2.0, 3.0),
-    "mic-s": (50.0, 1.0),
-    "mic-se": (98.0, 2.0),
-    "mic-ne": (97.0, 58.0),
-    "mic-n": (49.0, 59.0),
-    "mic-nw": (3.0, 57.0),
-}
-SITE = SiteDescription(
-    site="piazza",
-    name="Piazza test square",
-    width_m=100.0,
-    depth_m=60.0,
-    temperature_c=8.0,
-    devices=[
-        DevicePlacement(device_id=name, sensors=["microphone"], position=Point(x_m=x, y_m=y), height_m=4.0)
-        for name, (x, y) in MICROPHONES.items()
-    ],
-)
+SITE = six_microphone_site(temperature_c=8.0)
 C = speed_of_sound(SITE.temperature_c)
-T0 = datetime(2026, 11, 22, 21, 14, 3, 250000, tzinfo=UTC)
 
 
 def arrival_s(device_id: str, source: tuple[float, float]) -> float:
