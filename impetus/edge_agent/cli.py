@@ -91,6 +91,26 @@ def test_event_command(broker_url: str, site: str, device_id: str, event_type: s
     click.echo(event.event_id)
 
 
+@edge_cli.command("analyse")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--profile", default="generic-linux", show_default=True, help="Firmware profile name or file.")
+@click.option("--site", "site_plan", type=click.Path(path_type=Path), default=None, help="Site plan TOML.")
+@click.option("--device-id", default="analyse", show_default=True, help="Placement to take from the plan.")
+def analyse_command(file: Path, profile: str, site_plan: Path | None, device_id: str) -> None:
+    """Run the profile's detectors over a WAV, video, image or image folder, losslessly; print one
+    JSON object per event: {"offset_s": seconds from the start of the file, "event": envelope}."""
+    import json
+
+    from impetus.edge_agent.analyse import AnalyseError, AnalyseOptions, analyse
+
+    options = AnalyseOptions(profile=profile, site_plan=site_plan, device_id=_name("device_id", device_id))
+    try:
+        for line in analyse(file, options):
+            click.echo(json.dumps(line, separators=(",", ":")))
+    except AnalyseError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @edge_cli.command("simulate")
 @click.option("--broker", "broker_url", required=True, help="mqtt://HOST:PORT")
 @click.option("--site", required=True, help="Site id the simulated devices publish under.")
