@@ -11,12 +11,16 @@ from types import FrameType
 import click
 
 from impetus.aggregator.broker import BrokerUrlError, parse_broker_url
+from impetus.aggregator.locate_command import locate_command
 from impetus.aggregator.service import DEFAULT_DB_PATH, DEFAULT_LISTEN, AggregatorService, parse_listen
 
 
 @click.group("aggregator")
 def aggregator_cli() -> None:
     """The aggregator: broker, ingest, store and API for the SOC."""
+
+
+aggregator_cli.add_command(locate_command)
 
 
 def _broker_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
