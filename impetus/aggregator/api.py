@@ -11,12 +11,12 @@ keep their `test: true`. No route hands out raw media.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Path, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -63,8 +63,9 @@ def _check_aware(name: str, value: datetime | None) -> None:
         raise _invalid(name, value.isoformat(), "timestamp must carry a timezone, e.g. 2024-05-01T10:00:00Z")
 
 
-def create_app(store: EventStore, ingest: Ingest | None = None) -> FastAPI:
-    """The API over `store`; with `ingest`, /healthz reports the broker and /api/v1/live is fed."""
+def create_app(store: EventStore, ingest: Ingest | None = None, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The API over `store`; with `ingest`, /healthz reports the broker and /api/v1/live is fed.
+    `routers` add routes of other parts (device enrolment)."""
     feed = LiveFeed()
 
     @asynccontextmanager
@@ -80,6 +81,8 @@ def create_app(store: EventStore, ingest: Ingest | None = None) -> FastAPI:
             feed.attach(None)
 
     app = FastAPI(title="impetus aggregator", version=__version__, lifespan=lifespan)
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

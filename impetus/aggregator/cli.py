@@ -12,6 +12,8 @@ import click
 
 from impetus.aggregator.broker import BrokerUrlError, parse_broker_url
 from impetus.aggregator.locate_command import locate_command
+from impetus.aggregator.security_cli import COMMANDS as SECURITY_COMMANDS
+from impetus.aggregator.security_cli import link_security, security_options
 from impetus.aggregator.service import DEFAULT_DB_PATH, DEFAULT_LISTEN, AggregatorService, parse_listen
 
 
@@ -78,8 +80,15 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="How long to wait at start for the broker (it may be starting too).",
 )
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
+@security_options
 def serve_command(
-    broker: str | None, embedded_port: int, db: Path, listen: str, broker_timeout: float, log_level: str
+    broker: str | None,
+    embedded_port: int,
+    db: Path,
+    listen: str,
+    broker_timeout: float,
+    log_level: str,
+    **security: object,
 ) -> None:
     """Run until SIGINT or SIGTERM. Once ready it prints `broker: URL` and `api: URL`."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -92,7 +101,13 @@ def serve_command(
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    service = AggregatorService(broker, db, listen, embedded_port=embedded_port)
+    service = AggregatorService(
+        broker,
+        db,
+        listen,
+        embedded_port=embedded_port,
+        security=link_security(**security),  # type: ignore[arg-type]
+    )
     try:
         service.start(timeout=broker_timeout)
     except Exception as error:
@@ -103,3 +118,7 @@ def serve_command(
         stop.wait()
     finally:
         service.stop()
+
+
+for _command in SECURITY_COMMANDS:
+    aggregator_cli.add_command(_command)

@@ -27,13 +27,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from impetus.aggregator.broker import parse_broker_url
 from impetus.aggregator.store import DeadLetter, EventStore, RecordOutcome, ValidMessage
-from impetus.protocol import ContractViolation, parse_message
+from impetus.protocol import ContractViolation, EnvelopeBase, parse_message
 from impetus.protocol.topics import ingest_subscriptions
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CLIENT_ID = "impetus-aggregator"
 EventListener = Callable[[dict[str, Any]], None]
+# Checks who sent a parsed message (impetus.aggregator.link_guard); raises ContractViolation.
+SenderCheck = Callable[[EnvelopeBase], None]
 
 
 class IngestError(RuntimeError):
@@ -79,8 +81,12 @@ class Ingest:
         batch_size: int = 500,
         max_delay_s: float = 0.05,
         keepalive_s: int = 30,
+        sender_check: SenderCheck | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.broker_url = broker_url
+        self._sender_check = sender_check
         self._host, self._port = parse_broker_url(broker_url)
         self._store = store
         self._topics = ingest_subscriptions(shared=shared)
@@ -90,6 +96,8 @@ class Ingest:
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, manual_ack=True
         )
+        if username is not None:
+            self._client.username_pw_set(username, password)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
@@ -243,7 +251,10 @@ class Ingest:
         topic = message._topic.decode("utf-8", errors="replace")  # paho's .topic raises on bad UTF-8
         item: ValidMessage | DeadLetter
         try:
-            item = ValidMessage(parse_message(topic, message.payload), topic, received_at)
+            event = parse_message(topic, message.payload)
+            if self._sender_check is not None:
+                self._sender_check(event)
+            item = ValidMessage(event, topic, received_at)
         except ContractViolation as violation:
             item = DeadLetter(topic, violation.code, violation.reason, message.payload, received_at)
         except Exception as error:

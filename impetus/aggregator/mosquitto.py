@@ -6,6 +6,7 @@ broker the tests and benchmarks use. Generated config, loopback by default, big 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -42,6 +43,9 @@ class MosquittoProcess:
     port: int = 0
     host: str = "127.0.0.1"
     max_queued_messages: int = 1_000_000
+    # A generated config (impetus.aggregator.broker_config) instead of the open loopback one;
+    # `port` must then be one of its listeners.
+    config_file: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -66,8 +70,9 @@ class MosquittoProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.port == 0:
             self.port = free_port(self.host)
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(self.config_text(), encoding="utf-8")
+        conf = self.config_file or self.workdir / "mosquitto.conf"
+        if self.config_file is None:
+            conf.write_text(self.config_text(), encoding="utf-8")
         self.process = subprocess.Popen(
             [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -78,6 +83,12 @@ class MosquittoProcess:
             log = self.workdir / "mosquitto.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
             raise MosquittoError(f"mosquitto did not start on port {self.port}:\n{tail}") from None
+
+    def reload(self) -> None:
+        """SIGHUP: mosquitto rereads its password and ACL files (after an enrolment or revocation)."""
+        if self.process is None or self.process.poll() is not None:
+            raise MosquittoError("mosquitto is not running")
+        self.process.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -20,6 +20,7 @@ import uvicorn
 from impetus.aggregator.api import create_app
 from impetus.aggregator.broker import EmbeddedBroker
 from impetus.aggregator.ingest import DEFAULT_CLIENT_ID, Ingest
+from impetus.aggregator.link_security import LinkSecurity, SecuredLink
 from impetus.aggregator.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ class AggregatorService:
         *,
         embedded_port: int = 0,
         client_id: str = DEFAULT_CLIENT_ID,
+        security: LinkSecurity | None = None,
     ) -> None:
+        self._security = security
+        self.link: SecuredLink | None = None
         self._external_broker_url = broker_url
         self._embedded_port = embedded_port
         self._db_path = Path(db_path)
@@ -101,7 +105,15 @@ class AggregatorService:
             if self._external_broker_url is None:
                 self._broker = EmbeddedBroker(port=self._embedded_port)
                 self._broker.start(timeout)
-            self._ingest = Ingest(self._store, self.broker_url, client_id=self._client_id)
+            self.link = SecuredLink(self._security) if self._security is not None else None
+            self._ingest = Ingest(
+                self._store,
+                self.broker_url,
+                client_id=self._client_id,
+                sender_check=self.link.guard if self.link else None,
+                username=self.link.username if self.link else None,
+                password=self.link.password if self.link else None,
+            )
             self._ingest.start(timeout)
             self._start_api(timeout)
         except Exception:
@@ -111,7 +123,11 @@ class AggregatorService:
     def _start_api(self, timeout: float) -> None:
         host, port = self._listen
         config = uvicorn.Config(
-            create_app(self.store, self.ingest), host=host, port=port, log_level="warning", lifespan="on"
+            create_app(self.store, self.ingest, routers=self.link.routers() if self.link else ()),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api", daemon=True)
@@ -134,6 +150,9 @@ class AggregatorService:
             self._broker.stop()
         if self._store is not None:
             self._store.close()
+        if self.link is not None:
+            self.link.close()
+            self.link = None
         self._server = None
         self._server_thread = None
         self._ingest = None

@@ -20,8 +20,10 @@ from impetus.edge_agent.health import CpuLoad, cpu_temperature_c, memory_used_mb
 from impetus.edge_agent.outbox import Outbox
 from impetus.edge_agent.publisher import DeviceIdentity, Publisher
 from impetus.edge_agent.scheduler import Feed, Route, Scheduler
+from impetus.privacy.audit import AuditLog
+from impetus.privacy.device_audit import DeviceAudit, audit_dir_for
 from impetus.privacy.gate import DecisionHook, PrivacyGate, PrivacyRefusal
-from impetus.protocol import ContractViolation, make_event
+from impetus.protocol import ContractViolation, EnvelopeBase, make_event
 from impetus.protocol.payloads import HealthPayload
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,16 @@ class EdgeAgent:
         self.config = config
         self.clock = clock or SystemClock()
         self.drain_timeout_s = drain_timeout_s
-        self.gate = PrivacyGate(config.policy, on_decision=on_decision)
+        # Every gate decision goes into the device's hash-chained audit log (issue #5).
+        self.audit = DeviceAudit(AuditLog(audit_dir_for(config.outbox_path)), config.device_id)
+        self.audit.policy_in_force(config.policy)
+
+        def decided(event: EnvelopeBase, allowed: bool, reason: str) -> None:
+            self.audit.on_decision(event, allowed, reason)
+            if on_decision is not None:
+                on_decision(event, allowed, reason)
+
+        self.gate = PrivacyGate(config.policy, on_decision=decided)
         budget = config.profile.settings.outbox
         self.outbox = Outbox(
             config.outbox_path,
@@ -110,6 +121,7 @@ class EdgeAgent:
             health_interval_s=config.profile.settings.health_interval_s,
             max_in_flight=config.profile.settings.outbox.max_in_flight,
             reconnect_min_s=reconnect_min_s,
+            credentials=config.credentials,
         )
         self.invalid = 0
         self.final_backlog: int | None = None
@@ -154,6 +166,7 @@ class EdgeAgent:
             outbox_dropped=self.outbox.dropped(),
             clock_offset_ms=self.clock.quality().offset_ms,
             detectors=self.scheduler.health(),
+            audit_head=self.audit.head,
         )
 
     def start(self) -> None:

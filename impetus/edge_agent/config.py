@@ -39,7 +39,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from impetus.configfile import ConfigError, explain, load_toml_model, read_toml, validate
 from impetus.edge_agent import plugins
 from impetus.edge_agent.broker import BrokerAddress, BrokerAddressError
+from impetus.edge_agent.credentials import DeviceCredentials, load_credentials
 from impetus.edge_agent.detectors.base import DetectorConfig
+from impetus.edge_agent.hardware import CameraSettings, GpioPins, MicrophoneSettings
 from impetus.edge_agent.sources.base import SourceConfig
 from impetus.privacy.policy import DEFAULT_POLICY, POLICIES_DIR, PrivacyPolicy, load_policy
 from impetus.protocol.payloads import Name
@@ -77,6 +79,9 @@ class FirmwareProfile(Strict):
     audio_buffer_blocks: Annotated[int, Field(ge=1, le=256)] = 20
     outbox: OutboxBudget = Field(default_factory=OutboxBudget)
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    camera: CameraSettings | None = None
+    microphone: MicrophoneSettings | None = None
+    gpio: GpioPins = Field(default_factory=GpioPins)
 
 
 class DeviceFile(Strict):
@@ -93,6 +98,7 @@ class DeviceFile(Strict):
     privacy_policy: str = DEFAULT_POLICY
     sources: list[dict[str, Any]] = Field(min_length=1)
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    credentials: Path | None = None  # written by `impetus edge provision` (impetus.edge_agent.credentials)
 
     @field_validator("broker")
     @classmethod
@@ -143,6 +149,7 @@ class AgentConfig:
     site_plan: SiteDescription | None = None
     placement: DevicePlacement | None = None
     source_path: Path | None = field(default=None, compare=False)
+    credentials: DeviceCredentials | None = field(default=None, compare=False, repr=False)
 
 
 def _is_path(reference: str) -> bool:
@@ -305,4 +312,5 @@ def load_agent_config(path: Path | str) -> AgentConfig:
         site_plan=plan,
         placement=placement,
         source_path=path,
+        credentials=load_credentials(_relative(path, device.credentials)) if device.credentials else None,
     )

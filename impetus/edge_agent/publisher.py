@@ -27,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from impetus import __version__
 from impetus.edge_agent.broker import BrokerAddress
 from impetus.edge_agent.clock import Clock
+from impetus.edge_agent.credentials import DeviceCredentials
 from impetus.edge_agent.outbox import Outbox
 from impetus.privacy.gate import PrivacyGate, PrivacyRefusal
 from impetus.protocol import EnvelopeBase, make_event
@@ -49,12 +50,17 @@ class DeviceIdentity:
     capabilities: tuple[str, ...] = field(default_factory=tuple)
 
 
-def make_client(client_id: str, broker: BrokerAddress) -> mqtt.Client:
+def make_client(
+    client_id: str, broker: BrokerAddress, credentials: DeviceCredentials | None = None
+) -> mqtt.Client:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True
     )
+    if credentials is not None:
+        client.username_pw_set(credentials.username, credentials.password)
     if broker.tls:
-        client.tls_set()
+        ca = credentials.ca_cert if credentials is not None else None
+        client.tls_set(ca_certs=str(ca) if ca is not None else None)
     return client
 
 
@@ -75,8 +81,10 @@ class Publisher:
         reconnect_min_s: int = 1,
         reconnect_max_s: int = 30,
         keepalive_s: int = 30,
+        credentials: DeviceCredentials | None = None,
     ) -> None:
         self.identity = identity
+        self._signer = credentials.signer if credentials is not None else None
         self.outbox = outbox
         self.gate = gate
         self.clock = clock
@@ -85,7 +93,7 @@ class Publisher:
         self.health_interval_s = health_interval_s
         self.max_in_flight = max_in_flight
         self.keepalive_s = keepalive_s
-        self._client = make_client(identity.device_id, broker)
+        self._client = make_client(identity.device_id, broker, credentials)
         self._client.max_inflight_messages_set(max_in_flight)
         self._client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
         self._client.on_connect = self._on_connect
@@ -128,6 +136,8 @@ class Publisher:
     def _arm_will(self) -> None:
         """A fresh `offline` will (own event id and seq) for the next connection."""
         self._will = self._status("offline", seq=self.outbox.next_seq())
+        if self._signer is not None:
+            self._will = self._signer.sign(self._will)
         self._client.will_set(
             status_topic(self.identity.site, self.identity.device_id),
             self._will.to_bytes(),
@@ -174,7 +184,8 @@ class Publisher:
 
     def _send_batch(self) -> None:
         for row in self.outbox.claim(self.max_in_flight - self.outbox.in_flight()):
-            info = self._client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            payload = row.payload if self._signer is None else self._signer.sign_payload(row.payload)
+            info = self._client.publish(row.topic, payload, qos=row.qos, retain=row.retain)
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                 log.warning("paho refused %s (%s); it stays in the outbox", row.event_id, info.rc)
                 self.outbox.release([row.id])

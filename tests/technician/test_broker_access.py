@@ -1,0 +1,97 @@
+"""Against a real mosquitto running the config `impetus aggregator broker-config` writes: each
+device speaks only under its own topics, over TLS with the site CA, and a revoked device is out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from link_fixtures import aggregator_login, connect, enrol, secured_broker
+
+from impetus.aggregator.broker_config import BrokerFiles, write_broker_config
+from impetus.aggregator.device_registry import DeviceRegistry
+from impetus.aggregator.mosquitto import MosquittoProcess
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[DeviceRegistry]:
+    registry = DeviceRegistry(tmp_path / "registry.db")
+    yield registry
+    registry.close()
+
+
+@pytest.fixture
+def site(registry: DeviceRegistry, tmp_path: Path) -> Iterator[tuple[MosquittoProcess, BrokerFiles]]:
+    enrol(registry, "piazza", "pole-a")
+    enrol(registry, "piazza", "pole-b")
+    broker, files = secured_broker(registry, tmp_path / "broker")
+    yield broker, files
+    broker.stop()
+
+
+def test_a_device_cannot_publish_under_another_devices_topics(
+    registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    a = enrol(registry, "piazza", "pole-a")
+    enrol(registry, "piazza", "pole-b")
+    broker, files = secured_broker(registry, tmp_path / "broker")
+    try:
+        watcher = connect(files.local_port, *aggregator_login(files), subscribe="impetus/v1/#")
+        assert watcher.accepted.is_set()
+        device = connect(files.tls_port, "pole-a", a.credentials.mqtt_password, ca_cert=files.ca_cert)
+        assert device.accepted.is_set(), "device A could not connect over TLS with its own credentials"
+        forged = device.client.publish("impetus/v1/piazza/pole-b/events/gunshot", b"forged", qos=1)
+        forged.wait_for_publish(5)  # MQTT 3.1.1 acknowledges an ACL denial as success
+        own = device.client.publish("impetus/v1/piazza/pole-a/health", b"mine", qos=1)
+        own.wait_for_publish(5)
+        assert watcher.arrived.wait(5)
+        device.close()
+        watcher.close()
+        assert [topic for topic, _ in watcher.received] == ["impetus/v1/piazza/pole-a/health"]
+    finally:
+        broker.stop()
+
+
+def test_a_wrong_password_or_no_tls_trust_is_refused(site: tuple[MosquittoProcess, BrokerFiles]) -> None:
+    _, files = site
+    wrong = connect(files.tls_port, "pole-a", "not-the-password", ca_cert=files.ca_cert)
+    assert wrong.refused.is_set() and not wrong.accepted.is_set()
+    wrong.close()
+    anonymous = connect(files.local_port, "nobody", "")
+    assert not anonymous.accepted.is_set()
+    anonymous.close()
+
+
+def test_a_revoked_device_is_refused_after_the_broker_rereads_its_files(
+    registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    a = enrol(registry, "piazza", "pole-a")
+    broker, files = secured_broker(registry, tmp_path / "broker")
+    try:
+        before = connect(files.tls_port, "pole-a", a.credentials.mqtt_password, ca_cert=files.ca_cert)
+        assert before.accepted.is_set()
+        before.close()
+        assert registry.revoke("pole-a")
+        write_broker_config(
+            registry,
+            files.directory,
+            site="piazza",
+            server_names=["127.0.0.1"],
+            tls_port=files.tls_port,
+            local_port=files.local_port,
+            run_as="root",
+        )
+        broker.reload()
+        for _ in range(20):  # mosquitto handles the HUP in its own time
+            after = connect(files.tls_port, "pole-a", a.credentials.mqtt_password, ca_cert=files.ca_cert)
+            after.close()
+            if after.refused.is_set():
+                break
+            time.sleep(0.1)
+        assert after.refused.is_set() and not after.accepted.is_set()
+        assert "pole-a" not in files.password_file.read_text()
+        assert "user pole-a" not in files.acl_file.read_text()
+    finally:
+        broker.stop()
