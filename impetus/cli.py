@@ -17,6 +17,7 @@ ROLES = {
     "edge": "impetus.edge_agent.cli:edge_cli",
     "aggregator": "impetus.aggregator.cli:aggregator_cli",
     "demo": "impetus.demo:demo_command",
+    "privacy": "impetus.privacy.cli:privacy_cli",
 }
 
 

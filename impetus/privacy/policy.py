@@ -17,7 +17,7 @@ fields = ["count", "area_m2", "density", "level_of_service", "trend", "method", 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -49,6 +49,22 @@ class TypeRule(BaseModel):
         return names
 
 
+class SnapshotRule(BaseModel):
+    """Operator-requested still images for verification. They never travel in an event (the wire
+    contract has no media field); a policy with this table lets a device answer a request with one
+    frame, only after the anonymiser ran with these settings. Without the table: no image leaves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    on_request_only: Literal[True] = True
+    max_per_hour: Annotated[int, Field(ge=1, le=60)] = 6
+    face_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    margin: Annotated[float, Field(ge=1.0, le=3.0)] = 1.3
+    mode: Literal["blur", "pixelate", "solid"] = "blur"
+    plates: bool = True
+    max_width: Annotated[int, Field(ge=160, le=1920)] = 640
+
+
 class PrivacyPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,6 +72,7 @@ class PrivacyPolicy(BaseModel):
     version: Annotated[int, Field(ge=1)]
     description: Annotated[str, Field(max_length=500)] = ""
     types: dict[str, TypeRule]
+    snapshots: SnapshotRule | None = None
 
     @model_validator(mode="after")
     def _known_types_and_fields(self) -> PrivacyPolicy:
