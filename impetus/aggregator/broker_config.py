@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from impetus.protocol.topics import ROOT
 PASSWORD_FILE = "passwd"
 ACL_FILE = "acl"
 CONF_FILE = "mosquitto.conf"
+PID_FILE = "mosquitto.pid"
 AGGREGATOR_SECRET = "aggregator.secret"
 MAX_QUEUED = 1_000_000
 
@@ -82,6 +84,7 @@ def conf_text(files: BrokerFiles, tls_host: str, local_host: str, run_as: str) -
             f"max_queued_messages {MAX_QUEUED}",
             "max_inflight_messages 100",
             f"user {run_as}",
+            f"pid_file {files.directory / PID_FILE}",
             f"log_dest file {files.directory / 'mosquitto.log'}",
             "",
             "# The aggregator on this host (still password-authenticated).",
@@ -157,6 +160,33 @@ def write_broker_config(
     for path in (files.password_file, files.acl_file, files.server_key):
         _give_to(path, run_as)
     return files
+
+
+def refresh_access(registry: DeviceRegistry, directory: Path) -> bool:
+    """Rewrite the password and ACL files from the registry and HUP the running mosquitto (found
+    by the pid file its config names), so an enrolment or revocation takes effect at once.
+    Returns whether a broker was signalled."""
+    directory = directory.resolve()
+    conf = directory / CONF_FILE
+    if not conf.is_file():
+        raise FileNotFoundError(f"{conf}: no broker config here; run `impetus aggregator broker-config`")
+    run_as = next(
+        (
+            line.split()[1]
+            for line in conf.read_text(encoding="utf-8").splitlines()
+            if line.startswith("user ")
+        ),
+        "mosquitto",
+    )
+    for name, text in ((PASSWORD_FILE, password_text(registry)), (ACL_FILE, acl_text(registry))):
+        _write(directory / name, text, 0o640)
+        _give_to(directory / name, run_as)
+    try:
+        pid = int((directory / PID_FILE).read_text(encoding="ascii").strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def read_secret(path: Path) -> tuple[str, str]:

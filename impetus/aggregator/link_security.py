@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from impetus.aggregator.broker_config import read_secret
+from impetus.aggregator.broker_config import read_secret, refresh_access
 from impetus.aggregator.device_registry import DeviceRegistry
 from impetus.aggregator.enrolment_api import EnrolmentSettings, enrolment_router
 from impetus.aggregator.link_guard import LinkGuard
@@ -24,6 +24,7 @@ class LinkSecurity:
     broker_secret: Path | None = None
     ca_cert: Path | None = None
     device_broker_url: str | None = None
+    broker_dir: Path | None = None  # from broker-config: rewritten and reloaded on every change
 
 
 class SecuredLink:
@@ -41,7 +42,12 @@ class SecuredLink:
         )
 
     def routers(self) -> list[APIRouter]:
-        return [enrolment_router(self.registry, self.settings, on_change=self.guard.forget)]
+        return [enrolment_router(self.registry, self.settings, on_change=self.changed)]
+
+    def changed(self, device_id: str) -> None:
+        self.guard.forget(device_id)
+        if self.security.broker_dir is not None:
+            refresh_access(self.registry, self.security.broker_dir)
 
     def close(self) -> None:
         self.registry.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from impetus.aggregator.broker_config import write_broker_config
+from impetus.aggregator.broker_config import refresh_access, write_broker_config
 from impetus.aggregator.device_registry import DeviceRegistry
 from impetus.aggregator.link_security import LinkSecurity
 from impetus.protocol.topics import TopicError, check_name
@@ -66,18 +66,31 @@ def token_command(site: str, expires: timedelta, registry_path: Path) -> None:
         registry.close()
 
 
+broker_dir_option = click.option(
+    "--broker-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The broker-config folder: its password and ACL files are rewritten and mosquitto reloaded.",
+)
+
+
 @click.command("revoke")
 @click.argument("device_id")
 @registry_option
-def revoke_command(device_id: str, registry_path: Path) -> None:
-    """Refuse DEVICE_ID from now on; rerun broker-config and HUP mosquitto to close its account."""
+@broker_dir_option
+def revoke_command(device_id: str, registry_path: Path, broker_dir: Path | None) -> None:
+    """Refuse DEVICE_ID from now on: its events are dead-lettered, its broker account closed."""
     registry = DeviceRegistry(registry_path)
     try:
         if not registry.revoke(device_id):
             raise click.ClickException(f"device {device_id!r} is not enrolled or is already revoked")
+        click.echo(f"revoked {device_id}")
+        if broker_dir is not None:
+            reloaded = refresh_access(registry, broker_dir)
+            state = "reloaded" if reloaded else "not running"
+            click.echo(f"broker access files rewritten in {broker_dir}; mosquitto {state}")
     finally:
         registry.close()
-    click.echo(f"revoked {device_id}")
 
 
 @click.command("devices")
@@ -141,7 +154,8 @@ def broker_config_command(
 
 
 def security_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds --registry, --require-signatures, --broker-secret, --ca-cert, --device-broker to `serve`."""
+    """Adds --registry, --broker-dir, --require-signatures, --broker-secret, --ca-cert, --device-broker
+    to `serve`."""
     options = [
         click.option(
             "--device-broker",
@@ -168,6 +182,7 @@ def security_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "devices must sign).",
         ),
         registry_option,
+        broker_dir_option,
     ]
     for option in options:
         command = option(command)
@@ -180,8 +195,9 @@ def link_security(
     broker_secret: Path | None,
     ca_cert: Path | None,
     device_broker: str | None,
+    broker_dir: Path | None,
 ) -> LinkSecurity:
-    return LinkSecurity(registry_path, require_signatures, broker_secret, ca_cert, device_broker)
+    return LinkSecurity(registry_path, require_signatures, broker_secret, ca_cert, device_broker, broker_dir)
 
 
 COMMANDS = (token_command, revoke_command, devices_command, broker_config_command)

@@ -167,3 +167,13 @@ def simulate_command(
         sent = ", ".join(f"{kind}={n}" for kind, n in sorted(tally.sent.items())) or "nothing"
         click.echo(f"{device_id}: sent {sent}; refused {tally.refused}; left in outbox {tally.backlog}")
     click.echo(f"outboxes in {state}")
+
+
+def _add_technician_commands() -> None:
+    from impetus.edge_agent.technician_cli import COMMANDS
+
+    for command in COMMANDS:
+        edge_cli.add_command(command)
+
+
+_add_technician_commands()

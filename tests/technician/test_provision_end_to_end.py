@@ -1,0 +1,175 @@
+"""Provision -> enrol -> self-test on this machine with the generic-linux profile, against a real
+aggregator and a real mosquitto running the generated TLS/password/ACL config."""
+
+from __future__ import annotations
+
+import stat
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from impetus.aggregator.cli import aggregator_cli
+from impetus.aggregator.link_security import LinkSecurity
+from impetus.aggregator.mosquitto import MosquittoProcess, free_port
+from impetus.aggregator.service import AggregatorService
+from impetus.edge_agent.agent import EdgeAgent
+from impetus.edge_agent.cli import edge_cli
+from impetus.edge_agent.config import load_agent_config
+
+
+@dataclass
+class Soc:
+    registry: Path
+    broker_dir: Path
+    service: AggregatorService
+    tls_port: int
+
+    def token(self, site: str = "piazza") -> str:
+        result = CliRunner().invoke(
+            aggregator_cli, ["token", "--site", site, "--expires", "10m", "--registry", str(self.registry)]
+        )
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+
+@pytest.fixture
+def soc(tmp_path: Path) -> Iterator[Soc]:
+    registry, broker_dir = tmp_path / "registry.db", tmp_path / "broker"
+    tls_port, local_port = free_port(), free_port()
+    written = CliRunner().invoke(
+        aggregator_cli,
+        [
+            "broker-config",
+            str(broker_dir),
+            "--site",
+            "piazza",
+            "--server-name",
+            "127.0.0.1",
+            "--tls-port",
+            str(tls_port),
+            "--local-port",
+            str(local_port),
+            "--user",
+            "root",
+            "--registry",
+            str(registry),
+        ],
+    )
+    assert written.exit_code == 0, written.output
+    broker = MosquittoProcess(workdir=broker_dir, port=local_port, config_file=broker_dir / "mosquitto.conf")
+    broker.start()
+    security = LinkSecurity(
+        registry_path=registry,
+        require_signatures=True,
+        broker_secret=broker_dir / "aggregator.secret",
+        ca_cert=broker_dir / "ca.crt",
+        device_broker_url=f"mqtts://127.0.0.1:{tls_port}",
+        broker_dir=broker_dir,
+    )
+    service = AggregatorService(
+        f"mqtt://127.0.0.1:{local_port}", tmp_path / "events.db", "127.0.0.1:0", security=security
+    )
+    service.start()
+    yield Soc(registry, broker_dir, service, tls_port)
+    service.stop()
+    broker.stop()
+
+
+def sensor_recordings(folder: Path) -> Path:
+    """A real WAV file and a folder of camera frames, and a sources file naming them."""
+    folder.mkdir(parents=True)
+    rate = 16_000
+    noise = (np.random.default_rng(7).normal(0, 0.05, rate * 2) * 32767).astype(np.int16)
+    with wave.open(str(folder / "street.wav"), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(noise.tobytes())
+    frames = folder / "frames"
+    frames.mkdir()
+    for index in range(3):
+        image = np.full((480, 640, 3), 90 + index, dtype=np.uint8)
+        cv2.rectangle(image, (100, 200), (220, 420), (40, 40, 200), -1)
+        cv2.imwrite(str(frames / f"{index:03d}.png"), image)
+    sources = folder / "sources.toml"
+    sources.write_text(
+        '[[sources]]\ntype = "wav_file"\nname = "microphone"\npath = "street.wav"\n\n'
+        '[[sources]]\ntype = "file_video"\nname = "camera"\npath = "frames"\n',
+        encoding="utf-8",
+    )
+    return sources
+
+
+def provision(soc: Soc, root: Path, sources: Path, token: str, device_id: str = "pole-7") -> tuple[int, str]:
+    result = CliRunner().invoke(
+        edge_cli,
+        [
+            "provision",
+            "--profile",
+            "generic-linux",
+            "--site",
+            "piazza",
+            "--token",
+            token,
+            "--aggregator",
+            soc.service.api_url,
+            "--device-id",
+            device_id,
+            "--sources",
+            str(sources),
+            "--root",
+            str(root),
+        ],
+    )
+    return result.exit_code, result.output
+
+
+def test_provision_enrols_writes_a_hardened_service_and_passes_its_self_test(
+    soc: Soc, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    code, output = provision(soc, root, sensor_recordings(tmp_path / "media"), soc.token())
+    assert code == 0, output
+    assert "enrolled piazza/pole-7" in output
+    for line in ("camera camera", "microphone microphone", "detector gunshot", "broker mqtts://127.0.0.1"):
+        assert any(row.startswith("PASS") and line in row for row in output.splitlines()), (line, output)
+    assert "0 failed" in output
+
+    config_dir = root / "etc/impetus"
+    for secret in ("credentials.toml", "signing.key"):
+        assert stat.S_IMODE((config_dir / secret).stat().st_mode) == 0o600
+    unit = (root / "etc/systemd/system/impetus-edge.service").read_text()
+    for line in (
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "--config /etc/impetus/device.toml",
+    ):
+        assert line in unit
+    assert soc.service.link is not None
+    assert soc.service.link.guard.counters()["verified"] >= 1  # the self-test's signed test event
+
+    agent = EdgeAgent(load_agent_config(config_dir / "device.toml"))
+    agent.run(duration=3.0)
+    counters = soc.service.link.guard.counters()
+    assert counters["verified"] >= 2 and counters["bad_signature"] == 0 and counters["unknown_device"] == 0
+    devices = {d["device_id"]: d for d in soc.service.store.devices()}
+    assert "pole-7" in devices
+
+
+def test_a_used_or_expired_token_is_refused_with_a_clear_message(soc: Soc, tmp_path: Path) -> None:
+    sources = sensor_recordings(tmp_path / "media")
+    token = soc.token()
+    code, output = provision(soc, tmp_path / "first", sources, token, device_id="pole-8")
+    assert code == 0, output
+    code, output = provision(soc, tmp_path / "second", sources, token, device_id="pole-9")
+    assert code != 0
+    assert "already used" in output and "impetus aggregator token --site piazza" in output
+    code, output = provision(soc, tmp_path / "third", sources, "made-up-token-123", device_id="pole-9")
+    assert code != 0 and "not known" in output
