@@ -27,6 +27,7 @@ from rich.table import Table
 from impetus.aggregator.localisation import Localisation, localise_on_site, report_from_event
 from impetus.aggregator.service import AggregatorService, ServiceError
 from impetus.aggregator.shot_matching import group_reports
+from impetus.aggregator.soc import SocConfig
 from impetus.aggregator.store import EventStore
 from impetus.edge_agent.broker import BrokerAddress
 from impetus.edge_agent.simulate import Simulation, simulated_configs
@@ -62,16 +63,65 @@ def _run_dir() -> Path:
     return path
 
 
-def _start_aggregator(db_path: Path, listen: str, console: Console) -> AggregatorService:
-    service = AggregatorService(None, db_path, listen)
+def _start_aggregator(
+    db_path: Path, listen: str, console: Console, site: SiteDescription
+) -> AggregatorService:
+    operator = SocConfig(site=site)
+    service = AggregatorService(None, db_path, listen, operator=operator)
     try:
         service.start()
     except ServiceError:
         host = listen.rpartition(":")[0]
         console.print(f"[yellow]{listen} is taken; serving the API on a free port instead[/]")
-        service = AggregatorService(None, db_path, f"{host}:0")
+        service = AggregatorService(None, db_path, f"{host}:0", operator=operator)
         service.start()
     return service
+
+
+def _alerts_summary(console: Console, service: AggregatorService) -> dict[str, Any]:
+    """Events in -> alerts out: what the correlator made of the stored events."""
+    soc = service.soc
+    assert soc is not None and soc.correlator is not None
+    soc.correlator.wait_idle(10.0)
+    alerts, total = soc.alerts.page(limit=1000)
+    events_in = service.store.event_count()
+    table = Table(title=f"Alerts: {events_in} events in -> {total} alerts out")
+    for column in ("id", "type", "severity", "zone", "events", "devices", "confidence", "location"):
+        table.add_column(column, justify="right" if column in ("id", "events", "devices") else "left")
+    for alert in reversed(alerts):
+        where = alert["location"]
+        table.add_row(
+            str(alert["id"]),
+            alert["type"],
+            alert["severity"],
+            alert["zone"] or "-",
+            str(alert["event_count"]),
+            str(alert["corroborating_devices"]),
+            f"{alert['confidence']:.2f}" + (" untrusted" if alert["untrusted"] else ""),
+            "-"
+            if where is None
+            else f"({where['x_m']:.1f}, {where['y_m']:.1f}) ±{where['radius_95_m']:.1f} m",
+        )
+    console.print(table)
+    return {
+        "events_in": events_in,
+        "alerts_out": total,
+        "alerts": [
+            {
+                key: alert[key]
+                for key in (
+                    "id",
+                    "type",
+                    "severity",
+                    "zone",
+                    "event_count",
+                    "corroborating_devices",
+                    "location",
+                )
+            }
+            for alert in alerts
+        ],
+    }
 
 
 def _progress_line(service: AggregatorService, elapsed: float, duration: float | None) -> str:
@@ -233,9 +283,11 @@ def demo_command(duration: float | None, listen: str, devices: int | None) -> No
     truth = scenario.ground_truth(start)
     scenario.write_ground_truth(run_dir / "ground_truth.json", start)
 
-    service = _start_aggregator(db_path, listen, console)
+    service = _start_aggregator(db_path, listen, console, site)
     console.print(f"broker: {service.broker_url}")
     console.print(f"api: {service.api_url}  (events: {service.api_url}/api/v1/events)")
+    if service.bootstrap_admin_key is not None:
+        console.print(f"admin key: {service.bootstrap_admin_key}  (Authorization: Bearer KEY)")
     configs = simulated_configs(
         site,
         devices or len(site.devices),
@@ -270,7 +322,9 @@ def demo_command(duration: float | None, listen: str, devices: int | None) -> No
             time.sleep(0.2)
         simulation.join()
         time.sleep(SETTLE_S)
-        _summary(console, service.store, site, truth, run_dir, db_path)
+        summary = _summary(console, service.store, site, truth, run_dir, db_path)
+        summary.update(_alerts_summary(console, service))
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         if duration is None and not interrupted:
             console.print(f"the scenario is over; the API stays up at {service.api_url} (Ctrl-C to stop)")
             while not interrupted:

@@ -42,5 +42,8 @@ def test_demo_runs_the_scenario_end_to_end_and_summarises_every_device(tmp_path:
     true_shots = [s for s in summary["shots_located"] if s["truth"].startswith("shot")]
     assert true_shots, "at least one real shot was located"
     assert all(s["error_m"] < 3.0 for s in true_shots)
+    assert 0 < summary["alerts_out"] <= summary["events_in"] / 10, "few alerts, not one per event"
+    gunshots = [a for a in summary["alerts"] if a["type"] == "gunshot"]
+    assert gunshots and max(a["corroborating_devices"] for a in gunshots) >= 3
     assert (run_dir / "ground_truth.json").is_file()
     assert (run_dir / "aggregator.db").is_file()

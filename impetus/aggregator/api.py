@@ -22,8 +22,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from impetus import __version__
+from impetus.aggregator.alerts_api import install_soc
+from impetus.aggregator.auth import MAINTAIN, READ, websocket_user
 from impetus.aggregator.ingest import Ingest
 from impetus.aggregator.live import LiveFeed
+from impetus.aggregator.soc import Soc
 from impetus.aggregator.store import EventStore
 from impetus.protocol import EVENT_TYPES
 from impetus.protocol.ids import EVENT_ID_PATTERN
@@ -63,14 +66,21 @@ def _check_aware(name: str, value: datetime | None) -> None:
         raise _invalid(name, value.isoformat(), "timestamp must carry a timezone, e.g. 2024-05-01T10:00:00Z")
 
 
-def create_app(store: EventStore, ingest: Ingest | None = None, routers: Sequence[APIRouter] = ()) -> FastAPI:
+def create_app(
+    store: EventStore, ingest: Ingest | None = None, routers: Sequence[APIRouter] = (), soc: Soc | None = None
+) -> FastAPI:
     """The API over `store`; with `ingest`, /healthz reports the broker and /api/v1/live is fed.
-    `routers` add routes of other parts (device enrolment)."""
+    `routers` add routes of other parts (device enrolment); `soc` is the operator side (alerts,
+    users), opened passively on the same database file when not given. Every route but /healthz
+    needs an API key (see `auth`)."""
     feed = LiveFeed()
+    own_soc = soc is None
+    operator_side = soc or Soc.open(store.path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         feed.attach(asyncio.get_running_loop())
+        operator_side.feed.attach(asyncio.get_running_loop())
         if ingest is not None:
             ingest.add_listener(feed.publish_threadsafe)
         try:
@@ -79,6 +89,9 @@ def create_app(store: EventStore, ingest: Ingest | None = None, routers: Sequenc
             if ingest is not None:
                 ingest.remove_listener(feed.publish_threadsafe)
             feed.attach(None)
+            operator_side.feed.attach(None)
+            if own_soc:
+                operator_side.close()
 
     app = FastAPI(title="impetus aggregator", version=__version__, lifespan=lifespan)
     for router in routers:
@@ -98,7 +111,7 @@ def create_app(store: EventStore, ingest: Ingest | None = None, routers: Sequenc
             body["ok"] = body["ok"] and ingest.connected
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
-    @app.get("/api/v1/events")
+    @app.get("/api/v1/events", dependencies=[READ])
     def list_events(
         device: Annotated[str | None, Query(pattern=NAME_PATTERN, description="device_id")] = None,
         event_type: Annotated[str | None, Query(alias="type", description="one event type")] = None,
@@ -121,19 +134,19 @@ def create_app(store: EventStore, ingest: Ingest | None = None, routers: Sequenc
         )
         return EventPage(items=page.items, total=page.total, limit=limit, offset=offset)
 
-    @app.get("/api/v1/events/{event_id}")
+    @app.get("/api/v1/events/{event_id}", dependencies=[READ])
     def get_event(event_id: Annotated[str, Path(pattern=EVENT_ID_PATTERN)]) -> dict[str, Any]:
         item = store.event(event_id)
         if item is None:
             raise HTTPException(status_code=404, detail=f"no event {event_id}")
         return item
 
-    @app.get("/api/v1/devices")
+    @app.get("/api/v1/devices", dependencies=[READ])
     def list_devices() -> DeviceList:
         """Every device heard from: online/offline from its status, last seen, last health."""
         return DeviceList(items=store.devices())
 
-    @app.get("/api/v1/dead-letters")
+    @app.get("/api/v1/dead-letters", dependencies=[MAINTAIN])
     def list_dead_letters(
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
@@ -145,7 +158,10 @@ def create_app(store: EventStore, ingest: Ingest | None = None, routers: Sequenc
     @app.websocket("/api/v1/live")
     async def live(websocket: WebSocket) -> None:
         """Each newly stored event as one JSON message; a client that cannot keep up is closed
-        with code 1013 and should resynchronise from /api/v1/events."""
+        with code 1013 and should resynchronise from /api/v1/events. Key: `?token=KEY` or the header."""
+        if websocket_user(websocket) is None:
+            await websocket.close(code=1008, reason="an API key is required: ?token=KEY")
+            return
         subscriber = feed.subscribe()  # before accepting, so nothing stored after the handshake is missed
         closed_by_client: asyncio.Task[None] | None = None
         try:
@@ -169,6 +185,8 @@ def create_app(store: EventStore, ingest: Ingest | None = None, routers: Sequenc
             if closed_by_client is not None:
                 closed_by_client.cancel()
 
+    app.state.ingest = ingest
+    install_soc(app, operator_side, store, feed)
     return app
 
 

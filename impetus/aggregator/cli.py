@@ -12,6 +12,7 @@ import click
 
 from impetus.aggregator.broker import BrokerUrlError, parse_broker_url
 from impetus.aggregator.locate_command import locate_command
+from impetus.aggregator.operator_cli import operator_options, pop_operator_options, user_cli
 from impetus.aggregator.security_cli import COMMANDS as SECURITY_COMMANDS
 from impetus.aggregator.security_cli import link_security, security_options
 from impetus.aggregator.service import DEFAULT_DB_PATH, DEFAULT_LISTEN, AggregatorService, parse_listen
@@ -81,6 +82,7 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
 @security_options
+@operator_options
 def serve_command(
     broker: str | None,
     embedded_port: int,
@@ -101,12 +103,14 @@ def serve_command(
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    operator = pop_operator_options(security)
     service = AggregatorService(
         broker,
         db,
         listen,
         embedded_port=embedded_port,
         security=link_security(**security),  # type: ignore[arg-type]
+        operator=operator,
     )
     try:
         service.start(timeout=broker_timeout)
@@ -115,6 +119,8 @@ def serve_command(
     try:
         click.echo(f"broker: {service.broker_url}")
         click.echo(f"api: {service.api_url}")
+        if service.bootstrap_admin_key is not None:
+            click.echo(f"admin key: {service.bootstrap_admin_key}  (user admin; shown once, keep it)")
         stop.wait()
     finally:
         service.stop()
@@ -122,3 +128,4 @@ def serve_command(
 
 for _command in SECURITY_COMMANDS:
     aggregator_cli.add_command(_command)
+aggregator_cli.add_command(user_cli)

@@ -29,6 +29,10 @@ class LiveFeed:
         """Bind to the loop the WebSocket handlers run on (`None` detaches)."""
         self._loop = loop
 
+    @property
+    def client_count(self) -> int:
+        return len(self._subscribers)
+
     def subscribe(self) -> LiveSubscriber:
         subscriber = LiveSubscriber(self._queue_size)
         self._subscribers.add(subscriber)

@@ -21,6 +21,7 @@ from impetus.aggregator.api import create_app
 from impetus.aggregator.broker import EmbeddedBroker
 from impetus.aggregator.ingest import DEFAULT_CLIENT_ID, Ingest
 from impetus.aggregator.link_security import LinkSecurity, SecuredLink
+from impetus.aggregator.soc import Soc, SocConfig, ensure_admin
 from impetus.aggregator.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,11 @@ class AggregatorService:
         embedded_port: int = 0,
         client_id: str = DEFAULT_CLIENT_ID,
         security: LinkSecurity | None = None,
+        operator: SocConfig | None = None,
     ) -> None:
+        self._operator = operator or SocConfig()
+        self.soc: Soc | None = None
+        self.bootstrap_admin_key: str | None = None
         self._security = security
         self.link: SecuredLink | None = None
         self._external_broker_url = broker_url
@@ -115,6 +120,11 @@ class AggregatorService:
                 password=self.link.password if self.link else None,
             )
             self._ingest.start(timeout)
+            if self.link is not None:
+                self.link.attach(self._store, self._ingest)
+            self.soc = Soc.open(self._db_path, rules=self._operator.rules, site=self._operator.site)
+            self.bootstrap_admin_key = ensure_admin(self.soc.alerts, self._operator.admin_key)
+            self.soc.start(self._store, self._ingest, self._operator.webhooks)
             self._start_api(timeout)
         except Exception:
             self.stop()
@@ -123,7 +133,9 @@ class AggregatorService:
     def _start_api(self, timeout: float) -> None:
         host, port = self._listen
         config = uvicorn.Config(
-            create_app(self.store, self.ingest, routers=self.link.routers() if self.link else ()),
+            create_app(
+                self.store, self.ingest, routers=self.link.routers() if self.link else (), soc=self.soc
+            ),
             host=host,
             port=port,
             log_level="warning",
@@ -146,6 +158,9 @@ class AggregatorService:
             self._server_thread.join(10)
         if self._ingest is not None:
             self._ingest.stop()
+        if self.soc is not None:
+            self.soc.close()
+            self.soc = None
         if self._broker is not None:
             self._broker.stop()
         if self._store is not None:

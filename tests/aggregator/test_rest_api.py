@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from impetus.aggregator.alerts_store import AlertStore
 from impetus.aggregator.api import create_app
 from impetus.aggregator.store import DeadLetter, ValidMessage
 
@@ -36,7 +37,10 @@ def api(store, events):
     store.record(
         [DeadLetter("impetus/v1/square/cam-01/events/crowd", "not_json", "payload is not JSON", b"{", now)]
     )
-    with TestClient(create_app(store)) as client:
+    users = AlertStore(store.path)
+    key = users.add_user("tester", "admin")
+    users.close()
+    with TestClient(create_app(store), headers={"Authorization": f"Bearer {key}"}) as client:
         yield client
 
 

@@ -1,0 +1,1 @@
+"""Correlation rules shipped as data (`default.toml`)."""

@@ -1,0 +1,1 @@
+"""Standard operating procedures per alert type, shipped as editable data files."""
