@@ -1,18 +1,23 @@
 """The aggregator's side of the secured device link, as one object `AggregatorService` starts:
-the device registry, the `LinkGuard` ingest consults, the enrolment routes, the broker account.
+the device registry, the `LinkGuard` ingest consults, the enrolment routes, the broker account,
+and the `CyberWatch` that turns what the guard refuses into findings for the SOC.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 
 from impetus.aggregator.broker_config import read_secret, refresh_access
+from impetus.aggregator.cyber_watch import CyberFinding, CyberWatch, FindingSink, store_last_seen
 from impetus.aggregator.device_registry import DeviceRegistry
 from impetus.aggregator.enrolment_api import EnrolmentSettings, enrolment_router
+from impetus.aggregator.ingest import Ingest
 from impetus.aggregator.link_guard import LinkGuard
+from impetus.aggregator.store import EventStore
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,34 @@ class SecuredLink:
             ca_cert_pem=security.ca_cert.read_text(encoding="ascii") if security.ca_cert else None,
             device_broker_url=security.device_broker_url,
         )
+        self.finding_sinks: list[FindingSink] = []
+        self.cyber = CyberWatch(self._deliver)
+        self.guard.add_listener(self.cyber.on_rejection)
+        self._ingest: Ingest | None = None
+
+    def _deliver(self, finding: CyberFinding) -> None:
+        for sink in list(self.finding_sinks):
+            sink(finding)
+
+    def attach(self, store: EventStore, ingest: Ingest) -> None:
+        """Watch what ingest stores (rates, tamper then silence) once both are running."""
+        self.cyber.last_seen = store_last_seen(store.devices)
+        ingest.add_listener(self.cyber.on_event)
+        self._ingest = ingest
+        self.cyber.start()
 
     def routers(self) -> list[APIRouter]:
-        return [enrolment_router(self.registry, self.settings, on_change=self.changed)]
+        findings = APIRouter(prefix="/api/v1/cyber", tags=["cyber"])
+
+        @findings.get("/findings")
+        def list_findings() -> dict[str, Any]:
+            """What the link guard and the cyber watch saw, newest first, with the guard's counters."""
+            return {
+                "items": [asdict(f) for f in reversed(self.cyber.findings)],
+                "counters": self.guard.counters(),
+            }
+
+        return [enrolment_router(self.registry, self.settings, on_change=self.changed), findings]
 
     def changed(self, device_id: str) -> None:
         self.guard.forget(device_id)
@@ -50,4 +80,8 @@ class SecuredLink:
             refresh_access(self.registry, self.security.broker_dir)
 
     def close(self) -> None:
+        self.cyber.stop()
+        if self._ingest is not None:
+            self._ingest.remove_listener(self.cyber.on_event)
+            self._ingest = None
         self.registry.close()
