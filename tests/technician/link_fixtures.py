@@ -67,8 +67,11 @@ def connect(
     ca_cert: Path | None = None,
     subscribe: str | None = None,
     timeout: float = 5.0,
+    client_id: str | None = None,
 ) -> Connection:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{username}", protocol=mqtt.MQTTv311)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id or f"t-{username}", protocol=mqtt.MQTTv311
+    )
     client.username_pw_set(username, password)
     if ca_cert is not None:
         client.tls_set(ca_certs=str(ca_cert))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from link_fixtures import aggregator_login, connect, enrol, secured_broker
 
-from impetus.aggregator.broker_config import BrokerFiles, write_broker_config
+from impetus.aggregator.broker_config import BrokerFiles, refresh_access, write_broker_config
 from impetus.aggregator.device_registry import DeviceRegistry
 from impetus.aggregator.mosquitto import MosquittoProcess
 
@@ -93,5 +93,30 @@ def test_a_revoked_device_is_refused_after_the_broker_rereads_its_files(
         assert after.refused.is_set() and not after.accepted.is_set()
         assert "pole-a" not in files.password_file.read_text()
         assert "user pole-a" not in files.acl_file.read_text()
+    finally:
+        broker.stop()
+
+
+def test_a_revoked_device_already_connected_is_cut_off(registry: DeviceRegistry, tmp_path: Path) -> None:
+    a = enrol(registry, "piazza", "pole-a")
+    broker, files = secured_broker(registry, tmp_path / "broker")
+    try:
+        watcher = connect(files.local_port, *aggregator_login(files), subscribe="impetus/v1/#")
+        device = connect(files.tls_port, "pole-a", a.credentials.mqtt_password, ca_cert=files.ca_cert)
+        assert device.accepted.is_set()
+        registry.revoke("pole-a")
+        assert refresh_access(registry, files.directory)  # rewrites the files and HUPs mosquitto
+        deadline = time.monotonic() + 5
+        while device.client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not device.client.is_connected(), "mosquitto kept the revoked account's connection"
+        device.client.publish("impetus/v1/piazza/pole-a/health", b"after revocation", qos=1)
+        marker = connect(files.local_port, *aggregator_login(files), client_id="marker")
+        marker.client.publish("impetus/v1/piazza/marker/cmd", b"marker", qos=1).wait_for_publish(5)
+        assert watcher.arrived.wait(5)
+        time.sleep(0.3)
+        assert [topic for topic, _ in watcher.received] == ["impetus/v1/piazza/marker/cmd"]
+        for connection in (device, marker, watcher):
+            connection.close()
     finally:
         broker.stop()
