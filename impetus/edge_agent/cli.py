@@ -65,7 +65,12 @@ def run_command(config_path: Path, duration: float | None) -> None:
     except (FileNotFoundError, ModelFileError, ValueError) as error:
         agent.stop()
         raise click.ClickException(str(error)) from None
+    from impetus.edge_agent.controls import start_controls
+
+    controls = start_controls(agent)
     agent.serve(duration)
+    if controls is not None:
+        controls.stop()
     click.echo(f"stopped; {agent.final_backlog} messages wait in the outbox {agent.config.outbox_path}")
 
 
