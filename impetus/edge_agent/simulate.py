@@ -32,6 +32,8 @@ from impetus.protocol.site import DevicePlacement, SiteDescription
 
 log = logging.getLogger(__name__)
 
+SIMULATED_CROWD_FPS = 3.0
+"""Frames a second the crowd detector of a simulated camera takes when its profile sets no budget."""
 SENSOR_SOURCES = {"camera": ("scenario_video", "video"), "microphone": ("scenario_audio", "audio")}
 
 
@@ -85,6 +87,25 @@ def _detectors(profile: Profile, kinds: set[str]) -> dict[str, DetectorSetting]:
     return chosen
 
 
+def with_ground_calibration(
+    detectors: dict[str, DetectorSetting], placement: DevicePlacement
+) -> dict[str, DetectorSetting]:
+    """A simulated camera knows its pose, so its crowd detector gets the four-point calibration a
+    technician would survey (normalised image points and the site metres they show)."""
+    crowd = detectors.get("crowd")
+    if crowd is None or "camera" not in placement.sensors or getattr(crowd.config, "ground", True):
+        return detectors
+    from impetus.scenario import PinholeCamera
+
+    calibration = PinholeCamera(placement, 640, 360).ground_calibration()
+    ground = {
+        "image_points": [(float(u) / 640, float(v) / 360) for u, v in calibration.image_points],
+        "ground_points": [(float(x), float(y)) for x, y in calibration.ground_points],
+    }
+    config = type(crowd.config).model_validate({**crowd.config.model_dump(), "ground": ground})
+    return {**detectors, "crowd": DetectorSetting("crowd", config, crowd.max_fps or SIMULATED_CROWD_FPS)}
+
+
 def simulated_configs(
     site: SiteDescription,
     devices: int,
@@ -116,7 +137,7 @@ def simulated_configs(
                 outbox_path=state_dir / f"{device_id}.outbox.sqlite",
                 profile=profile,
                 sources=sources,
-                detectors=_detectors(profile, kinds),
+                detectors=with_ground_calibration(_detectors(profile, kinds), placement),
                 policy=policy,
                 site_plan=site,
                 placement=placement,
