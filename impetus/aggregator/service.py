@@ -122,8 +122,6 @@ class AggregatorService:
             self._ingest.start(timeout)
             if self.link is not None:
                 self.link.attach(self._store, self._ingest)
-            if self.link is not None:
-                self.link.attach(self._store, self._ingest)
             self.soc = Soc.open(self._db_path, rules=self._operator.rules, site=self._operator.site)
             self.bootstrap_admin_key = ensure_admin(self.soc.alerts, self._operator.admin_key)
             self.soc.start(self._store, self._ingest, self._operator.webhooks)
