@@ -166,6 +166,7 @@ class EdgeAgent:
             outbox_dropped=self.outbox.dropped(),
             clock_offset_ms=self.clock.quality().offset_ms,
             detectors=self.scheduler.health(),
+            sources=self.scheduler.source_health() or None,
             audit_head=self.audit.head,
         )
 

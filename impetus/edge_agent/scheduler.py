@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from impetus.edge_agent.detectors.base import Detection, Detector
 from impetus.edge_agent.sources.base import Sample, Source
-from impetus.protocol.payloads import DetectorHealth
+from impetus.protocol.payloads import DetectorHealth, SourceHealth
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,13 @@ class Scheduler:
         running = now - self._started_at if self._started_at else 0.0
         return {
             state.route.name: state.health(now, running) for _, states in self._states for state in states
+        }
+
+    def source_health(self) -> dict[str, SourceHealth]:
+        return {
+            feed.source.config.name: health
+            for feed, _ in self._states
+            if (health := feed.source.health()) is not None
         }
 
     def processed(self) -> dict[str, int]:

@@ -120,6 +120,15 @@ class DetectorHealth(Strict):
     events: Annotated[int, Field(ge=0)] = 0
 
 
+class SourceHealth(Strict):
+    """A live source's state: a camera that disappeared is `reopening` (with back-off)."""
+
+    state: Literal["delivering", "reopening", "closed"]
+    samples: Annotated[int, Field(ge=0)] = 0
+    losses: Annotated[int, Field(ge=0)] = 0
+    last_error: ShortText | None = None
+
+
 class HealthPayload(Strict):
     uptime_s: Annotated[float, Field(ge=0.0)]
     cpu_percent: Annotated[float, Field(ge=0.0)] | None = None
@@ -130,6 +139,7 @@ class HealthPayload(Strict):
     outbox_dropped: Annotated[int, Field(ge=0)] = 0
     clock_offset_ms: float | None = None
     detectors: dict[Name, DetectorHealth] = Field(default_factory=dict, max_length=32)
+    sources: Annotated[dict[Name, SourceHealth], Field(max_length=16)] | None = None
     audit_head: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 

@@ -11,11 +11,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import MODELS_DIR
 
 from impetus.edge_agent import plugins
+from impetus.edge_agent.detectors.base import DetectorContext
+from impetus.edge_agent.detectors.tamper import TamperConfig, TamperDetector
+from impetus.edge_agent.scheduler import Feed, Route, Scheduler
 from impetus.edge_agent.sources.camera_opencv import CameraUnavailable, OpenCvCameraConfig, OpenCvCameraSource
 from impetus.edge_agent.sources.file_video import FileVideoConfig, FileVideoSource
 from impetus.edge_agent.sources.picamera import PicameraConfig, PicameraSource, PicameraUnavailable
+from impetus.protocol.payloads import HealthPayload
 
 
 def write_clip(path: Path, frames: int = 5) -> Path:
@@ -46,7 +51,7 @@ def test_a_lost_camera_is_reopened_with_back_off_and_reported(tmp_path: Path) ->
     health = source.health()
     assert health.state == "reopening" and health.losses == 1
     assert "cannot be opened" in (health.last_error or "")
-    assert 0.0 <= health.reopen_in_s <= 0.4, "the back-off doubles up to its ceiling"
+    assert 0.0 <= source.reopen_in_s <= 0.4, "the back-off doubles up to its ceiling"
     shutil.move(parked, clip)  # it comes back
     reader.join(timeout=3.0)
     assert frames == [5], "frame numbering continues across the loss"
@@ -84,3 +89,21 @@ def test_a_corrupt_video_file_is_refused_clearly(tmp_path: Path) -> None:
     path.write_bytes(bytes(range(256)) * 20)
     with pytest.raises(FileNotFoundError, match=r"OpenCV cannot open .*corrupt\.mp4 as a video"):
         FileVideoSource(FileVideoConfig(path=path)).open()
+
+
+def test_the_agent_health_report_carries_the_camera_state(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "stream.avi", frames=3)
+    camera = OpenCvCameraSource(OpenCvCameraConfig(name="door", device=str(clip), reopen_min_s=5.0))
+    tamper = TamperDetector(TamperConfig(), DetectorContext("cam-1", "square", MODELS_DIR))
+    scheduler = Scheduler([Feed(camera, [Route("tamper", tamper)])], lambda route, detection: None)
+    scheduler.start()
+    clip.unlink()  # the clip plays once, then the camera is gone for good
+    deadline = time.monotonic() + 5.0
+    while scheduler.source_health()["door"].state != "reopening" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    report = HealthPayload(uptime_s=1.0, outbox_backlog=0, sources=scheduler.source_health())
+    scheduler.stop()
+    assert report.sources is not None
+    door = report.sources["door"]
+    assert door.state == "reopening" and door.losses == 1 and door.samples == 3
+    assert door.last_error == "no frame"

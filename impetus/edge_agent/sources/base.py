@@ -16,6 +16,8 @@ from typing import ClassVar, Literal, Self
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from impetus.protocol.payloads import SourceHealth
+
 SampleKind = Literal["video", "audio"]
 
 
@@ -70,6 +72,10 @@ class Source(ABC):
     def read(self) -> Sample | None: ...
 
     def close(self) -> None:
+        return None
+
+    def health(self) -> SourceHealth | None:
+        """A live source's state for the health report; None for sources that cannot be lost."""
         return None
 
     def __enter__(self) -> Self:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -32,6 +31,7 @@ import numpy as np
 from pydantic import Field
 
 from impetus.edge_agent.sources.base import Source, SourceConfig, VideoFrame, register_source
+from impetus.protocol.payloads import SourceHealth
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,6 @@ class OpenCvCameraConfig(SourceConfig):
     reopen_min_s: Annotated[float, Field(gt=0.0, le=60.0)] = 1.0
     reopen_max_s: Annotated[float, Field(gt=0.0, le=3600.0)] = 30.0
     require_at_start: bool = Field(True, description="refuse to start when the camera cannot be opened")
-
-
-@dataclass(frozen=True, slots=True)
-class CameraHealth:
-    state: Literal["delivering", "reopening", "closed"]
-    frames: int
-    losses: int
-    reopen_in_s: float
-    last_error: str | None
 
 
 def _backend(config: OpenCvCameraConfig) -> int:
@@ -156,13 +147,18 @@ class OpenCvCameraSource(Source):
             return frame
         return None
 
-    def health(self) -> CameraHealth:
+    @property
+    def reopen_in_s(self) -> float:
+        """Seconds until the next attempt to reopen a lost camera (0 while it delivers)."""
+        return max(0.0, self._next_try - time.monotonic()) if self._capture is None else 0.0
+
+    def health(self) -> SourceHealth:
         if self._closed.is_set():
             state: Literal["delivering", "reopening", "closed"] = "closed"
         else:
             state = "delivering" if self._capture is not None else "reopening"
-        wait = max(0.0, self._next_try - time.monotonic()) if state == "reopening" else 0.0
-        return CameraHealth(state, self._index, self._losses, round(wait, 2), self._last_error)
+        error = None if self._last_error is None else self._last_error[:200]
+        return SourceHealth(state=state, samples=self._index, losses=self._losses, last_error=error)
 
     def close(self) -> None:
         self._closed.set()
