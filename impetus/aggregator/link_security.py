@@ -11,7 +11,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from impetus.aggregator.alerts_store import AlertStore
+from impetus.aggregator.auth import READ
 from impetus.aggregator.broker_config import read_secret, refresh_access
+from impetus.aggregator.cyber_alerts import cyber_alert_sink
 from impetus.aggregator.cyber_watch import CyberFinding, CyberWatch, FindingSink, store_last_seen
 from impetus.aggregator.device_registry import DeviceRegistry
 from impetus.aggregator.enrolment_api import EnrolmentSettings, enrolment_router
@@ -54,6 +57,10 @@ class SecuredLink:
         for sink in list(self.finding_sinks):
             sink(finding)
 
+    def raise_alerts(self, alerts: AlertStore) -> None:
+        """Each finding also becomes a `cyber` alert in the operator queue."""
+        self.finding_sinks.append(cyber_alert_sink(alerts))
+
     def attach(self, store: EventStore, ingest: Ingest) -> None:
         """Watch what ingest stores (rates, tamper then silence) once both are running."""
         self.cyber.last_seen = store_last_seen(store.devices)
@@ -64,9 +71,10 @@ class SecuredLink:
     def routers(self) -> list[APIRouter]:
         findings = APIRouter(prefix="/api/v1/cyber", tags=["cyber"])
 
-        @findings.get("/findings")
+        @findings.get("/findings", dependencies=[READ])
         def list_findings() -> dict[str, Any]:
-            """What the link guard and the cyber watch saw, newest first, with the guard's counters."""
+            """What the link guard and the cyber watch saw, newest first, with the guard's counters
+            (an API key with `read`, as every SOC route)."""
             return {
                 "items": [asdict(f) for f in reversed(self.cyber.findings)],
                 "counters": self.guard.counters(),

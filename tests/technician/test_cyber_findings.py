@@ -8,6 +8,8 @@ from pathlib import Path
 
 from test_signed_events import Site, tamper
 
+from impetus.aggregator.alerts_store import AlertStore
+from impetus.aggregator.cyber_alerts import cyber_alert_sink
 from impetus.aggregator.cyber_watch import CyberFinding, CyberThresholds, CyberWatch
 from impetus.aggregator.link_guard import Rejection
 from impetus.aggregator.mosquitto import MosquittoProcess
@@ -98,3 +100,26 @@ def test_a_device_silent_after_a_tamper_event_is_reported_and_a_talking_one_is_n
     cyber.tick()
     assert [(f.kind, f.device_id) for f in cyber.findings] == [("silent_after_tamper", "pole-c")]
     assert cyber.findings[0].evidence["tamper_kind"] == "enclosure_opened"
+
+
+def test_a_finding_becomes_a_cyber_alert_with_its_evidence_and_checklist(tmp_path: Path) -> None:
+    alerts = AlertStore(tmp_path / "alerts.db")
+    try:
+        clock = Clock()
+        cyber = CyberWatch(cyber_alert_sink(alerts), thresholds=CyberThresholds(replays=2), clock=clock)
+        for seq in (3, 4):
+            cyber.on_rejection(Rejection("replayed_seq", "pole-a", "piazza", f"seq {seq} reused", clock.now))
+        items, total = alerts.page(alert_type="cyber")
+        assert total == 1
+        alert = items[0]
+        assert (alert["site"], alert["device"], alert["severity"], alert["status"]) == (
+            "piazza",
+            "pole-a",
+            "severe",
+            "new",
+        )
+        assert alert["title"] == "Replayed events at piazza/pole-a"
+        assert "seq 4 reused" in alert["notes"][0]["text"]
+        assert any("revoke" in step["text"] for step in alert["sop"])
+    finally:
+        alerts.close()

@@ -4,12 +4,14 @@ aggregator and a real mosquitto running the generated TLS/password/ACL config.""
 from __future__ import annotations
 
 import stat
+import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import httpx
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -21,6 +23,9 @@ from impetus.aggregator.service import AggregatorService
 from impetus.edge_agent.agent import EdgeAgent
 from impetus.edge_agent.cli import edge_cli
 from impetus.edge_agent.config import load_agent_config
+from impetus.edge_agent.publisher import make_client
+from impetus.edge_agent.test_event import build_test_event
+from impetus.protocol import topic_for
 
 
 @dataclass
@@ -173,3 +178,37 @@ def test_a_used_or_expired_token_is_refused_with_a_clear_message(soc: Soc, tmp_p
     assert "already used" in output and "impetus aggregator token --site piazza" in output
     code, output = provision(soc, tmp_path / "third", sources, "made-up-token-123", device_id="pole-9")
     assert code != 0 and "not known" in output
+
+
+def test_forged_events_over_the_secured_link_become_a_cyber_alert_for_the_operator(
+    soc: Soc, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    code, output = provision(soc, root, sensor_recordings(tmp_path / "media"), soc.token())
+    assert code == 0, output
+    config = load_agent_config(root / "etc/impetus/device.toml")
+    assert config.credentials is not None and config.credentials.signer is not None
+    client = make_client("intruder", config.broker, config.credentials)  # a stolen password, not the key
+    client.connect(config.broker.host, config.broker.port)
+    client.loop_start()
+    try:
+        for _ in range(6):
+            forged = build_test_event("piazza", "pole-7", "gunshot").model_copy(update={"test": False})
+            unsigned = forged.to_bytes()
+            client.publish(topic_for("piazza", "pole-7", "gunshot"), unsigned, qos=1).wait_for_publish(5)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert soc.service.soc is not None
+    alerts = soc.service.soc.alerts
+    deadline = time.monotonic() + 10
+    while alerts.page(alert_type="cyber")[1] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    items, total = alerts.page(alert_type="cyber")
+    assert total == 1 and items[0]["device"] == "pole-7" and items[0]["title"].startswith("Forged events")
+    assert soc.service.store.event_count() == 0  # nothing forged reached the event store
+    findings_url = f"{soc.service.api_url}/api/v1/cyber/findings"
+    assert httpx.get(findings_url).status_code == 401
+    key = soc.service.bootstrap_admin_key
+    body = httpx.get(findings_url, headers={"Authorization": f"Bearer {key}"}).json()
+    assert body["items"][0]["kind"] == "signature_failures" and body["counters"]["bad_signature"] == 6
