@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from link_fixtures import aggregator_login, connect, enrol, secured_broker
 
 from impetus.aggregator.broker_config import BrokerFiles, refresh_access, write_broker_config
+from impetus.aggregator.cli import aggregator_cli
 from impetus.aggregator.device_registry import DeviceRegistry
 from impetus.aggregator.mosquitto import MosquittoProcess
 
@@ -118,5 +120,30 @@ def test_a_revoked_device_already_connected_is_cut_off(registry: DeviceRegistry,
         assert [topic for topic, _ in watcher.received] == ["impetus/v1/piazza/marker/cmd"]
         for connection in (device, marker, watcher):
             connection.close()
+    finally:
+        broker.stop()
+
+
+def test_revoke_command_closes_the_account_at_once_and_names_an_unknown_device(
+    registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    a = enrol(registry, "piazza", "pole-a")
+    broker, files = secured_broker(registry, tmp_path / "broker")
+    try:
+        args = ["--registry", str(registry.path), "--broker-dir", str(files.directory)]
+        result = CliRunner().invoke(aggregator_cli, ["revoke", "pole-a", *args])
+        assert result.exit_code == 0, result.output
+        assert "revoked pole-a" in result.output and "mosquitto reloaded" in result.output
+        refused = False
+        for _ in range(20):
+            after = connect(files.tls_port, "pole-a", a.credentials.mqtt_password, ca_cert=files.ca_cert)
+            after.close()
+            refused = after.refused.is_set()
+            if refused:
+                break
+            time.sleep(0.1)
+        assert refused
+        again = CliRunner().invoke(aggregator_cli, ["revoke", "pole-a", *args])
+        assert again.exit_code != 0 and "not enrolled or is already revoked" in again.output
     finally:
         broker.stop()

@@ -1,0 +1,95 @@
+"""The commands an installer types, as processes: broker-config, mosquitto, `serve` with the link
+secured, a token, `impetus edge provision`, `impetus edge doctor`."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from impetus.aggregator.mosquitto import MosquittoProcess, free_port
+
+IMPETUS = [sys.executable, "-m", "impetus.cli"]
+
+
+def impetus(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*IMPETUS, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_an_installer_secures_a_site_and_provisions_a_device_from_the_shell(tmp_path: Path) -> None:
+    registry, broker_dir = str(tmp_path / "registry.db"), tmp_path / "broker"
+    tls_port, local_port = free_port(), free_port()
+    written = impetus(
+        "aggregator", "broker-config", str(broker_dir), "--site", "piazza", "--server-name", "127.0.0.1",
+        "--tls-port", str(tls_port), "--local-port", str(local_port), "--user", "root",
+        "--registry", registry,
+    )  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    broker = MosquittoProcess(workdir=broker_dir, port=local_port, config_file=broker_dir / "mosquitto.conf")
+    broker.start()
+    serve = subprocess.Popen(
+        [
+            *IMPETUS, "aggregator", "serve", "--broker", f"mqtt://127.0.0.1:{local_port}",
+            "--db", str(tmp_path / "events.db"), "--listen", "127.0.0.1:0", "--registry", registry,
+            "--require-signatures", "--broker-secret", str(broker_dir / "aggregator.secret"),
+            "--ca-cert", str(broker_dir / "ca.crt"), "--device-broker", f"mqtts://127.0.0.1:{tls_port}",
+            "--broker-dir", str(broker_dir), "--log-level", "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        api_url = None
+        deadline = time.monotonic() + 60
+        while api_url is None and time.monotonic() < deadline:
+            line = serve.stdout.readline() if serve.stdout else ""
+            if line.startswith("api: "):
+                api_url = line.split(" ", 1)[1].strip()
+            elif not line and serve.poll() is not None:
+                break
+        assert api_url, serve.stderr.read() if serve.stderr else "serve printed no api line"
+        token = impetus("aggregator", "token", "--site", "piazza", "--expires", "5m", "--registry", registry)
+        assert token.returncode == 0, token.stderr
+        sources = tmp_path / "sources.toml"
+        (tmp_path / "quiet.wav").write_bytes(_wav())
+        sources.write_text('[[sources]]\ntype = "wav_file"\npath = "quiet.wav"\n', encoding="utf-8")
+        root = tmp_path / "root"
+        provisioned = impetus(
+            "edge", "provision", "--profile", "generic-linux", "--site", "piazza",
+            "--token", token.stdout.strip(), "--aggregator", api_url, "--device-id", "pole-1",
+            "--sources", str(sources), "--root", str(root),
+        )  # fmt: skip
+        assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
+        assert "PASS  broker mqtts://127.0.0.1" in provisioned.stdout
+        doctor = impetus("edge", "doctor", "--config", str(root / "etc/impetus/device.toml"))
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        revoked = impetus(
+            "aggregator", "revoke", "pole-1", "--registry", registry, "--broker-dir", str(broker_dir)
+        )
+        assert revoked.returncode == 0, revoked.stderr
+        time.sleep(0.5)
+        after = impetus("edge", "doctor", "--config", str(root / "etc/impetus/device.toml"))
+        assert after.returncode == 1 and "refused the connection" in after.stdout, after.stdout
+    finally:
+        os.kill(serve.pid, signal.SIGTERM)
+        serve.wait(20)
+        broker.stop()
+
+
+def _wav() -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        out.writeframes(b"\x10\x00\xf0\xff" * 8000)
+    return buffer.getvalue()
