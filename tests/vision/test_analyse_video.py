@@ -94,3 +94,14 @@ def test_a_folder_without_images_is_refused(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("no frames here")
     code, _, output = analyse(str(tmp_path))
     assert code != 0 and "a folder with no images" in output
+
+
+def test_a_site_plan_names_the_site_and_the_device(photos: dict[str, Path], tmp_path: Path) -> None:
+    plan = Path(__file__).resolve().parents[2] / "impetus" / "scenario" / "data" / "piazza.toml"
+    photo = str(shutil.copy(photos["bus.jpg"], tmp_path / "bus.jpg"))
+    code, lines, output = analyse(photo, "--site", str(plan), "--device-id", "pole-south")
+    assert code == 0, output
+    assert lines and all(x["event"]["site"] == "piazza" for x in lines)
+    assert all(x["event"]["device_id"] == "pole-south" for x in lines)
+    code, _, output = analyse(photo, "--site", str(tmp_path / "missing.toml"))
+    assert code != 0 and "missing.toml: file not found" in output
