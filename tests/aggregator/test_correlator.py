@@ -3,6 +3,7 @@ localisation, escalation, silences and inhibition, each on real SQLite and real 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -151,3 +152,14 @@ def test_open_alerts_survive_a_restart_of_the_correlator(correlate, store, alert
     again.process(outcome.stored)
     [alert] = alerts.page()[0]
     assert (alert["id"], alert["event_count"]) == (first["id"], 2)
+
+
+def test_the_audit_trail_cannot_be_rewritten(correlate, store):
+    assert len(correlate([crowd("cam-w", T0, "F", zone="west")])) == 1
+    conn = sqlite3.connect(store.path)
+    try:
+        for statement in ("UPDATE alert_history SET actor = 'someone else'", "DELETE FROM alert_history"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                conn.execute(statement)
+    finally:
+        conn.close()

@@ -1,0 +1,156 @@
+"""Alert latency: an event published on MQTT -> the alert change that includes it, received on the
+alert WebSocket, at a steady offered rate (default 1,000 events/s).
+
+The aggregator (ingest, store, correlator, API on uvicorn) runs in this process on mosquitto.
+D devices each send tamper reports at rate/D per second; tamper alerts group per device, so each
+device's alert counts its events, and a pushed alert with `event_count` n settles the latency of
+that device's first n events (receive time - publish time). Goal: p99 <= 100 ms.
+
+    python benchmarks/alert_latency.py [--rate 1000] [--seconds 5] [--devices 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from websockets.sync.client import connect as websocket_connect
+
+from impetus.aggregator.mosquitto import MosquittoProcess
+from impetus.aggregator.service import AggregatorService
+from impetus.aggregator.soc import SocConfig
+from impetus.protocol import ClockQuality, PrivacyStamp, make_event, topic_for
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SITE = "bench"
+KEY = "imp_benchmark-key"
+GOAL_P99_MS = 100.0
+
+
+def messages(device: int, count: int) -> list[tuple[str, bytes]]:
+    device_id = f"cam-{device:03d}"
+    now = datetime.now(UTC)
+    return [
+        (
+            topic_for(SITE, device_id, "tamper"),
+            make_event(
+                "tamper",
+                device_id=device_id,
+                site=SITE,
+                seq=seq,
+                ts=now,
+                clock=ClockQuality(source="ntp", offset_ms=0.5),
+                privacy=PrivacyStamp(policy_id="default", policy_version=1),
+                payload={"kind": "covered", "score": 0.9},
+            ).to_bytes(),
+        )
+        for seq in range(count)
+    ]
+
+
+def publish(port: int, device: int, batch: list[tuple[str, bytes]], rate: float, sent: list[float]) -> None:
+    """Paced publishing: message k leaves at start + k / rate (no bursts hiding latency)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{device}")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    start = time.perf_counter() + 0.2
+    for k, (topic, payload) in enumerate(batch):
+        due = start + k / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        sent[k] = time.perf_counter()
+        client.publish(topic, payload, qos=1)
+    time.sleep(0.5)
+    client.disconnect()
+    client.loop_stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=1000.0, help="events per second, all devices")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--devices", type=int, default=10)
+    args = parser.parse_args()
+    per_device = int(args.rate * args.seconds / args.devices)
+    total = per_device * args.devices
+    batches = [messages(d, per_device) for d in range(args.devices)]
+    sent = [[0.0] * per_device for _ in range(args.devices)]
+    settled = [0] * args.devices
+    latencies: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="impetus-bench-") as tmp:
+        broker = MosquittoProcess(Path(tmp) / "mosquitto")
+        broker.start()
+        operator = SocConfig(admin_key=KEY)
+        try:
+            with AggregatorService(
+                broker.url, Path(tmp) / "aggregator.db", "127.0.0.1:0", operator=operator
+            ) as svc:
+                url = svc.api_url.replace("http://", "ws://") + f"/api/v1/alerts/live?token={KEY}"
+                with websocket_connect(url, max_size=None) as live:
+                    publishers = [
+                        threading.Thread(
+                            target=publish,
+                            args=(broker.port, d, batches[d], args.rate / args.devices, sent[d]),
+                        )
+                        for d in range(args.devices)
+                    ]
+                    for thread in publishers:
+                        thread.start()
+                    deadline = time.monotonic() + args.seconds + 30
+                    while sum(settled) < total and time.monotonic() < deadline:
+                        try:
+                            message = json.loads(live.recv(timeout=5))
+                        except TimeoutError:
+                            break
+                        received = time.perf_counter()
+                        if message["kind"] != "alert" or message["alert"]["type"] != "tamper":
+                            continue
+                        device = int(message["alert"]["devices"][0].split("-")[1])
+                        count = message["alert"]["event_count"]
+                        for k in range(settled[device], min(count, per_device)):
+                            latencies.append(received - sent[device][k])
+                        settled[device] = max(settled[device], min(count, per_device))
+                    for thread in publishers:
+                        thread.join()
+        finally:
+            broker.stop()
+    ms = np.array(latencies) * 1000.0
+    p50, p99, worst = (float(np.percentile(ms, q)) for q in (50, 99, 100)) if len(ms) else (0.0, 0.0, 0.0)
+    print(
+        f"{total} events at {args.rate:.0f}/s from {args.devices} devices; {len(ms)} settled on the WebSocket"
+    )
+    print(f"{'':20}{'ms':>10}")
+    for name, value in (("p50", p50), ("p99", p99), ("max", worst)):
+        print(f"{name:20}{value:10.1f}")
+    print(
+        f"goal p99 <= {GOAL_P99_MS:.0f} ms: {'met' if p99 <= GOAL_P99_MS and len(ms) == total else 'NOT met'}"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    result = {
+        "benchmark": "alert_latency",
+        "when": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "rate_per_s": args.rate,
+        "events": total,
+        "settled": len(ms),
+        "p50_ms": round(p50, 2),
+        "p99_ms": round(p99, 2),
+        "max_ms": round(worst, 2),
+        "goal_p99_ms": GOAL_P99_MS,
+    }
+    (RESULTS / "alert_latency.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
