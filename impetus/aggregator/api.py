@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from impetus import __version__
 from impetus.aggregator.alerts_api import install_soc
 from impetus.aggregator.auth import MAINTAIN, READ, websocket_user
+from impetus.aggregator.dashboard import mount_dashboard
 from impetus.aggregator.ingest import Ingest
 from impetus.aggregator.live import LiveFeed
 from impetus.aggregator.soc import Soc
@@ -187,6 +188,7 @@ def create_app(
 
     app.state.ingest = ingest
     install_soc(app, operator_side, store, feed)
+    mount_dashboard(app)
     return app
 
 
