@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from impetus.aggregator.alert_rules import FollowedByDispersal, Rules, SustainedLevel, more_severe
@@ -39,7 +40,7 @@ from impetus.aggregator.localisation import (
     report_from_event,
 )
 from impetus.aggregator.shot_matching import group_reports
-from impetus.configfile import read_toml
+from impetus.configfile import ConfigError, read_toml
 from impetus.protocol import format_ts, parse_event
 from impetus.protocol.envelope import GunshotEvent
 from impetus.protocol.site import SiteDescription
@@ -53,16 +54,24 @@ MAX_SHOT_REPORTS = 96
 BATCH_MAX = 2000
 
 
-def load_sop(alert_type: str) -> list[str]:
-    """The checklist of `alert_type` from the shipped SOP files (`sop/<type>.toml`)."""
+def load_sop(alert_type: str, directory: Path | None = None) -> list[str]:
+    """The checklist of `alert_type`: `<directory>/<type>.toml` (a city's own), else the shipped
+    `sop/<type>.toml`, else the shipped `sop/default.toml`."""
+    own = directory / f"{alert_type}.toml" if directory is not None else None
+    if own is not None and own.is_file():
+        return _steps(own)
     folder = resources.files("impetus.aggregator.sop")
     entry = folder.joinpath(f"{alert_type}.toml")
     if not entry.is_file():
         entry = folder.joinpath("default.toml")
     with resources.as_file(entry) as path:
-        steps = read_toml(path).get("steps")
-    if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
-        raise ValueError(f"SOP file for {alert_type!r}: `steps` must be a list of strings")
+        return _steps(path)
+
+
+def _steps(path: Path) -> list[str]:
+    steps = read_toml(path).get("steps")
+    if not isinstance(steps, list) or not steps or not all(isinstance(s, str) and s for s in steps):
+        raise ConfigError(path, ["steps: expected a non-empty list of texts, one per step"])
     return steps
 
 
@@ -131,7 +140,13 @@ class DeviceBack:
 
 
 class Correlator:
-    def __init__(self, alerts: AlertStore, rules: Rules, site_plan: SiteDescription | None = None) -> None:
+    def __init__(
+        self,
+        alerts: AlertStore,
+        rules: Rules,
+        site_plan: SiteDescription | None = None,
+        sop_dir: Path | None = None,
+    ) -> None:
         self._alerts = alerts
         self._rules = rules
         self._site = site_plan
@@ -145,7 +160,11 @@ class Correlator:
         self._tampered: dict[tuple[str, str], datetime] = {}
         self._dispersals: deque[_Dispersal] = deque(maxlen=1000)
         self._level_since: dict[tuple[str | None, ...], datetime] = {}
-        self._sops: dict[str, list[str]] = {}
+        # Loaded now, so a broken SOP file stops the start rather than a batch of alerts.
+        self._sops: dict[str, list[str]] = {
+            kind: load_sop(kind, sop_dir) for kind, rule in rules.types.items() if rule.alert
+        }
+        self._sop_dir = sop_dir
         self._extra_touched: list[_Open] = []
         self.counters = {"processed": 0, "silenced": 0, "untrusted": 0, "alerts_raised": 0}
         self._idle = threading.Event()
@@ -550,7 +569,7 @@ class Correlator:
 
     def _sop(self, alert_type: str) -> list[str]:
         if alert_type not in self._sops:
-            self._sops[alert_type] = load_sop(alert_type)
+            self._sops[alert_type] = load_sop(alert_type, self._sop_dir)
         return self._sops[alert_type]
 
 

@@ -22,7 +22,7 @@ from impetus.configfile import ConfigError, load_toml_model
 from impetus.protocol.site import SiteDescription
 
 F = TypeVar("F", bound=Callable[..., Any])
-_OPTION_NAMES = ("rules", "site_plan", "webhook", "cap_webhook", "admin_key")
+_OPTION_NAMES = ("rules", "site_plan", "sop_dir", "webhook", "cap_webhook", "admin_key")
 
 
 def operator_options(command: F) -> F:
@@ -40,6 +40,13 @@ def operator_options(command: F) -> F:
                 type=click.Path(dir_okay=False, exists=True, path_type=Path),
                 default=None,
                 help="Site description (TOML): gunshot localisation, distances, the dashboard's plan.",
+            ),
+            click.option(
+                "--sop-dir",
+                type=click.Path(file_okay=False, exists=True, path_type=Path),
+                default=None,
+                help="Folder of a city's own checklists (<alert type>.toml with `steps = [...]`); "
+                "types without a file keep the shipped ones.",
             ),
             click.option("--webhook", multiple=True, metavar="URL", help="POST every alert change as JSON."),
             click.option(
@@ -69,7 +76,9 @@ def pop_operator_options(options: dict[str, Any]) -> SocConfig:
         hooks += [Webhook(url, "cap") for url in values["cap_webhook"]]
     except (ConfigError, ValueError) as error:
         raise click.BadParameter(str(error)) from None
-    return SocConfig(rules=rules, site=site, webhooks=hooks, admin_key=values["admin_key"])
+    return SocConfig(
+        rules=rules, site=site, webhooks=hooks, admin_key=values["admin_key"], sop_dir=values["sop_dir"]
+    )
 
 
 _db_option = click.option(

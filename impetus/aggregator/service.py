@@ -124,7 +124,7 @@ class AggregatorService:
                 self.link.attach(self._store, self._ingest)
             self.soc = Soc.open(self._db_path, rules=self._operator.rules, site=self._operator.site)
             self.bootstrap_admin_key = ensure_admin(self.soc.alerts, self._operator.admin_key)
-            self.soc.start(self._store, self._ingest, self._operator.webhooks)
+            self.soc.start(self._store, self._ingest, self._operator.webhooks, self._operator.sop_dir)
             if self.link is not None:
                 self.link.raise_alerts(self.soc.alerts)
             self._start_api(timeout)

@@ -32,6 +32,7 @@ class SocConfig:
     site: SiteDescription | None = None
     webhooks: Sequence[Webhook] = ()
     admin_key: str | None = None
+    sop_dir: Path | None = None
 
 
 def ensure_admin(alerts: AlertStore, admin_key: str | None) -> str | None:
@@ -80,9 +81,15 @@ class Soc:
     def _publish_device(self, device: dict[str, Any]) -> None:
         self.feed.publish_threadsafe({"kind": "device", "device": device})
 
-    def start(self, store: EventStore, ingest: Ingest | None, webhooks: Sequence[Webhook] = ()) -> None:
+    def start(
+        self,
+        store: EventStore,
+        ingest: Ingest | None,
+        webhooks: Sequence[Webhook] = (),
+        sop_dir: Path | None = None,
+    ) -> None:
         """Run the correlator on what ingest stores, the watchdog on the devices, and the webhooks."""
-        self.correlator = Correlator(self.alerts, self.rules, self.site)
+        self.correlator = Correlator(self.alerts, self.rules, self.site, sop_dir)
         self.correlator.start()
         watchdog = self.rules.watchdog
         self.watchdog = DeviceWatchdog(

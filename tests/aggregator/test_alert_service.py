@@ -113,8 +113,15 @@ def test_a_silent_device_raises_device_offline_and_it_resolves_when_the_device_i
         ]
         return items
 
-    wait_until(lambda: len(offline_alerts()) == 1, timeout=10, what="a device-offline alert")
-    assert time.monotonic() - started < 1.0 + 0.2 + 2.0  # timeout, one check period, and slack
+    url = service.api_url.replace("http://", "ws://") + f"/api/v1/alerts/live?token={KEY}"
+    with websocket_connect(url) as live:
+        wait_until(lambda: len(offline_alerts()) == 1, timeout=10, what="a device-offline alert")
+        assert time.monotonic() - started < 1.0 + 0.2 + 2.0  # timeout, one check period, and slack
+        pushed = [json.loads(live.recv(timeout=5)) for _ in range(2)]
+    device_messages = [m["device"] for m in pushed if m["kind"] == "device"]
+    assert {"device_id": "cam-w", "silent": True} in [
+        {"device_id": d["device_id"], "silent": d["silent"]} for d in device_messages
+    ]
     [alert] = offline_alerts()
     assert (alert["devices"], alert["zone"], alert["status"]) == (["cam-w"], "west", "new")
 

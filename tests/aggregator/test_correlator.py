@@ -15,6 +15,7 @@ from impetus.aggregator.alert_rules import load_rules
 from impetus.aggregator.alerts_store import AlertStore
 from impetus.aggregator.correlator import Correlator
 from impetus.aggregator.store import EventStore, ValidMessage
+from impetus.configfile import ConfigError
 from impetus.protocol import EnvelopeBase, format_ts, topic_for
 
 
@@ -163,3 +164,20 @@ def test_the_audit_trail_cannot_be_rewritten(correlate, store):
                 conn.execute(statement)
     finally:
         conn.close()
+
+
+def test_a_city_checklist_replaces_the_shipped_one_for_its_type_only(store, alerts, tmp_path):
+    (tmp_path / "crowd.toml").write_text('steps = ["Call the city crowd desk", "Open gate 4"]\n')
+    correlator = Correlator(alerts, load_rules(), piazza(), sop_dir=tmp_path)
+    events = [crowd("cam-w", T0, "F", zone="west"), *shot(30.0, 20.0)]
+    outcome = store.record([ValidMessage(e, "t", e.ts) for e in events])
+    correlator.process(outcome.stored)
+    by_type = {a["type"]: a for a in alerts.page()[0]}
+    assert [s["text"] for s in by_type["crowd"]["sop"]] == ["Call the city crowd desk", "Open gate 4"]
+    assert by_type["gunshot"]["sop"][0]["text"].startswith("Check the located position")
+
+
+def test_a_broken_checklist_file_stops_the_start_naming_the_file(alerts, tmp_path):
+    (tmp_path / "gunshot.toml").write_text("steps = []\n")
+    with pytest.raises(ConfigError, match=r"gunshot\.toml: steps: expected a non-empty list"):
+        Correlator(alerts, load_rules(), piazza(), sop_dir=tmp_path)
