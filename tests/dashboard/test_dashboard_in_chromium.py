@@ -186,6 +186,10 @@ def test_an_operator_sees_a_shot_on_the_plan_and_acknowledges_it(
     expect(detail.locator(".detail-badges .status")).to_have_text("acknowledged")
     expect(detail.locator(".history")).to_contain_text("olga acknowledged · new → acknowledged")
 
+    workload = page.locator('.workload tr[data-operator="olga"]')
+    expect(workload.locator("td").nth(0)).to_have_text("1")  # olga holds one open alert
+    expect(workload.locator("td").nth(1)).to_have_text("1")  # and has acknowledged one
+
     answer = httpx.get(
         f"{service.api_url}/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {key}"}
     ).json()
@@ -202,6 +206,8 @@ def test_an_operator_sees_a_shot_on_the_plan_and_acknowledges_it(
     devices.publish(report("crowd", "pole-north", now + timedelta(seconds=5), crowd, seq=2))
     expect(row.locator(".badge")).to_have_text("EXTREME")
     expect(page.locator(".toast-extreme")).to_contain_text("EXTREME: Gunshot")
+    waiting = page.locator("#workload-waiting")
+    expect(waiting).to_have_text("1 alert waiting for acknowledgement.")  # the crowd alert
 
     page.screenshot(path=tmp_path / "dashboard.png")
 

@@ -33,6 +33,7 @@ const state = {
   detail: null,
   socket: null,
   retryMs: 1000,
+  workloadTimer: null,
   alarmed: new Set(),
 };
 
@@ -70,7 +71,7 @@ async function signIn() {
       h("button", { type: "button", "data-view": view, onclick: () => go(view) }, VIEW_TITLES[view])),
   );
   $("views").hidden = false;
-  await Promise.all([loadSite(), loadDevices(), loadAlerts()]);
+  await Promise.all([loadSite(), loadDevices(), loadAlerts(), loadWorkload()]);
   connect();
   route();
 }
@@ -104,6 +105,39 @@ function alertQueries() {
   if (state.filter === "all") return [`/api/v1/alerts?limit=${PAGE}`];
   const statuses = state.filter === "open" ? [...OPEN_STATES] : [state.filter];
   return statuses.map((status) => `/api/v1/alerts?status=${status}&limit=${PAGE}`);
+}
+
+// Operators' workload (IMPETUS's operational-efficiency goal): open alerts held and time-to-acknowledge.
+async function loadWorkload() {
+  try {
+    const stats = await api("/api/v1/operators/stats");
+    $("workload-rows").replaceChildren(
+      ...stats.operators.map((o) =>
+        h("tr", { "data-operator": o.name },
+          h("th", { scope: "row" }, o.name),
+          h("td", {}, String(o.open)),
+          h("td", {}, String(o.acknowledged)),
+          h("td", {}, o.tta_median_s == null ? "—" : duration(o.tta_median_s)))),
+    );
+    $("workload-waiting").textContent = `${stats.unacknowledged} alert${stats.unacknowledged === 1 ? "" : "s"} waiting for acknowledgement.`;
+  } catch (error) {
+    $("workload-waiting").textContent = `Workload unavailable: ${error.message}`;
+  }
+}
+
+function duration(seconds) {
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function scheduleWorkload() {
+  // Alert changes come in bursts: one refresh per burst is enough.
+  if (state.workloadTimer !== null) return;
+  state.workloadTimer = setTimeout(() => {
+    state.workloadTimer = null;
+    loadWorkload();
+  }, 500);
 }
 
 async function loadAlerts() {
@@ -175,6 +209,7 @@ function connect() {
     if (item.kind === "alert") {
       upsertAlert(item.alert);
       showAlerts();
+      scheduleWorkload();
       if (String(item.alert.id) === state.selectedId) loadDetail(state.selectedId);
     } else if (item.kind === "device") {
       const key = deviceKey(item.device);
