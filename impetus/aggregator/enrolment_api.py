@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from impetus.aggregator.device_registry import DeviceRegistry, EnrolmentRefused, IssuedCredentials
-from impetus.protocol.canonical import canonical_json
+from impetus.protocol.enrolment import rotation_proof_bytes
 from impetus.protocol.topics import NAME_PATTERN
 
 ROTATION_CLOCK_SKEW = timedelta(minutes=5)
@@ -47,13 +47,6 @@ class Identity(BaseModel):
     mqtt_password: str
     ca_cert: str | None
     broker_url: str | None
-
-
-def rotation_proof_bytes(device_id: str, ts: str, public_key: str | None) -> bytes:
-    """What a device signs with its current key to ask for new credentials."""
-    return canonical_json(
-        {"purpose": "impetus-rotate", "device_id": device_id, "ts": ts, "public_key": public_key}
-    )
 
 
 @dataclass

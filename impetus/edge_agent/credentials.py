@@ -35,6 +35,7 @@ class CredentialsFile(BaseModel):
     mqtt_password: Annotated[str, Field(min_length=1, max_length=200)]
     ca_cert: Path | None = None
     signing_key: Path | None = None
+    aggregator_url: Annotated[str, Field(max_length=500)] | None = None  # where to rotate them
 
 
 def write_private(path: Path, data: bytes) -> None:

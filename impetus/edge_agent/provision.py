@@ -111,10 +111,15 @@ WantedBy=multi-user.target
 
 
 def enrol(aggregator_url: str, token: str, device_id: str, public_key: str, profile: str) -> dict[str, Any]:
-    body = json.dumps({"token": token, "device_id": device_id, "public_key": public_key, "profile": profile})
+    body = {"token": token, "device_id": device_id, "public_key": public_key, "profile": profile}
+    return post_json(aggregator_url, "/api/v1/enrol", body, "enrolment")
+
+
+def post_json(aggregator_url: str, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+    """POST to the aggregator; `ProvisionError` with its reason when it refuses or cannot be reached."""
     request = urllib.request.Request(
-        aggregator_url.rstrip("/") + "/api/v1/enrol",
-        data=body.encode("utf-8"),
+        aggregator_url.rstrip("/") + path,
+        data=json.dumps(body).encode("utf-8"),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
@@ -126,7 +131,7 @@ def enrol(aggregator_url: str, token: str, device_id: str, public_key: str, prof
             detail = json.loads(error.read()).get("detail", "")
         except ValueError:
             detail = ""
-        raise ProvisionError(f"the aggregator refused enrolment ({error.code}): {detail}") from None
+        raise ProvisionError(f"the aggregator refused {what} ({error.code}): {detail}") from None
     except (urllib.error.URLError, OSError) as error:
         raise ProvisionError(f"cannot reach the aggregator at {aggregator_url}: {error}") from None
 
@@ -195,6 +200,7 @@ def provision(
         (config_dir / "ca.crt").write_text(identity["ca_cert"], encoding="ascii")
         credentials["ca_cert"] = "ca.crt"
     credentials["signing_key"] = "signing.key"
+    credentials["aggregator_url"] = aggregator_url
     write_private(config_dir / "credentials.toml", "\n".join(_toml_table(credentials)).encode() + b"\n")
     state_dir = root / STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -190,4 +190,26 @@ def doctor_command(config_path: Path, no_broker: bool) -> None:
     sys.exit(exit_code(checks))
 
 
-COMMANDS = (profiles_command, provision_command, bundle_command, doctor_command)
+@click.command("rotate-credentials")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+)
+@click.option("--new-key", is_flag=True, help="Also replace the signing key (the old one signs the request).")
+def rotate_command(config_path: Path, new_key: bool) -> None:
+    """New MQTT password (and signing key) from the aggregator, proven by the current key."""
+    from impetus.edge_agent.provision import ProvisionError
+    from impetus.edge_agent.rotation import rotate_credentials
+
+    try:
+        username = rotate_credentials(config_path, new_key=new_key)
+    except (ProvisionError, ConfigError) as error:
+        raise click.ClickException(str(error)) from None
+    what = "password and signing key" if new_key else "password"
+    click.echo(f"rotated the {what} of {username}; restart the agent: systemctl restart impetus-edge")
+
+
+COMMANDS = (profiles_command, provision_command, bundle_command, doctor_command, rotate_command)

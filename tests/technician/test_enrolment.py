@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 
 from impetus.aggregator.advertise import Advertiser
 from impetus.aggregator.device_registry import DeviceRegistry, EnrolmentRefused, hash_token
-from impetus.aggregator.enrolment_api import EnrolmentSettings, enrolment_router, rotation_proof_bytes
+from impetus.aggregator.enrolment_api import EnrolmentSettings, enrolment_router
 from impetus.aggregator.security_cli import parse_duration
 from impetus.edge_agent.credentials import public_key_b64
 from impetus.edge_agent.discovery import NotDiscovered, discover
+from impetus.protocol.enrolment import rotation_proof_bytes
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from impetus.aggregator.service import AggregatorService
 from impetus.edge_agent.agent import EdgeAgent
 from impetus.edge_agent.cli import edge_cli
 from impetus.edge_agent.config import load_agent_config
+from impetus.edge_agent.doctor import broker_round_trip
 from impetus.edge_agent.publisher import make_client
 from impetus.edge_agent.test_event import build_test_event
 from impetus.protocol import topic_for
@@ -166,6 +167,29 @@ def test_provision_enrols_writes_a_hardened_service_and_passes_its_self_test(
     assert counters["verified"] >= 2 and counters["bad_signature"] == 0 and counters["unknown_device"] == 0
     devices = {d["device_id"]: d for d in soc.service.store.devices()}
     assert "pole-7" in devices
+
+
+def test_rotated_credentials_work_and_the_old_password_no_longer_does(soc: Soc, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    code, output = provision(soc, root, sensor_recordings(tmp_path / "media"), soc.token())
+    assert code == 0, output
+    device_file = root / "etc/impetus/device.toml"
+    before = load_agent_config(device_file)
+    rotated = CliRunner().invoke(edge_cli, ["rotate-credentials", "--config", str(device_file), "--new-key"])
+    assert rotated.exit_code == 0, rotated.output
+    assert "rotated the password and signing key of pole-7" in rotated.output
+    after = load_agent_config(device_file)
+    assert after.credentials is not None and before.credentials is not None
+    assert after.credentials.password != before.credentials.password
+    verified = soc.service.link.guard.counters()["verified"]  # type: ignore[union-attr]
+    assert broker_round_trip(after).status == "pass"  # new password, new key, broker reloaded
+    guard = soc.service.link.guard  # type: ignore[union-attr]
+    deadline = time.monotonic() + 5
+    while guard.counters()["verified"] == verified and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert guard.counters()["verified"] == verified + 1 and guard.counters()["bad_signature"] == 0
+    old = broker_round_trip(before)
+    assert old.status == "fail" and "refused" in old.detail
 
 
 def test_a_used_or_expired_token_is_refused_with_a_clear_message(soc: Soc, tmp_path: Path) -> None:
