@@ -286,6 +286,7 @@ def demo_command(duration: float | None, listen: str, devices: int | None) -> No
     service = _start_aggregator(db_path, listen, console, site)
     console.print(f"broker: {service.broker_url}")
     console.print(f"api: {service.api_url}  (events: {service.api_url}/api/v1/events)")
+    console.print(f"dashboard: {service.api_url}/  (sign in with an API key)")
     if service.bootstrap_admin_key is not None:
         console.print(f"admin key: {service.bootstrap_admin_key}  (Authorization: Bearer KEY)")
     configs = simulated_configs(

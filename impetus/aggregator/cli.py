@@ -119,6 +119,7 @@ def serve_command(
     try:
         click.echo(f"broker: {service.broker_url}")
         click.echo(f"api: {service.api_url}")
+        click.echo(f"dashboard: {service.api_url}/")
         if service.bootstrap_admin_key is not None:
             click.echo(f"admin key: {service.bootstrap_admin_key}  (user admin; shown once, keep it)")
         stop.wait()
