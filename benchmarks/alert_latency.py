@@ -1,7 +1,8 @@
 """Alert latency: an event published on MQTT -> the alert change that includes it, received on the
 alert WebSocket, at a steady offered rate (default 1,000 events/s).
 
-The aggregator (ingest, store, correlator, API on uvicorn) runs in this process on mosquitto.
+`impetus aggregator serve --broker` (ingest, store, correlator, API on uvicorn) runs in its own
+process on mosquitto, as deployed; the paced publishers and the WebSocket client run in this one.
 D devices each send tamper reports at rate/D per second; tamper alerts group per device, so each
 device's alert counts its events, and a pushed alert with `event_count` n settles the latency of
 that device's first n events (receive time - publish time). Goal: p99 <= 100 ms.
@@ -15,6 +16,9 @@ import argparse
 import json
 import os
 import platform
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,8 +31,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from websockets.sync.client import connect as websocket_connect
 
 from impetus.aggregator.mosquitto import MosquittoProcess
-from impetus.aggregator.service import AggregatorService
-from impetus.aggregator.soc import SocConfig
 from impetus.protocol import ClockQuality, PrivacyStamp, make_event, topic_for
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -76,6 +78,22 @@ def publish(port: int, device: int, batch: list[tuple[str, bytes]], rate: float,
     client.loop_stop()
 
 
+def start_server(broker_url: str, db: Path) -> tuple[subprocess.Popen[str], str]:
+    """`impetus aggregator serve` in its own process; returns it and its API URL once ready."""
+    command = ["aggregator", "serve", "--broker", broker_url, "--db", str(db), "--listen", "127.0.0.1:0"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "impetus.cli", *command, "--admin-key", KEY, "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    while True:
+        line = server.stdout.readline() if server.stdout else ""
+        if not line:
+            raise RuntimeError("impetus aggregator serve exited before it was ready")
+        if line.startswith("api: "):
+            return server, line.split()[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second, all devices")
@@ -91,39 +109,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="impetus-bench-") as tmp:
         broker = MosquittoProcess(Path(tmp) / "mosquitto")
         broker.start()
-        operator = SocConfig(admin_key=KEY)
+        server = None
         try:
-            with AggregatorService(
-                broker.url, Path(tmp) / "aggregator.db", "127.0.0.1:0", operator=operator
-            ) as svc:
-                url = svc.api_url.replace("http://", "ws://") + f"/api/v1/alerts/live?token={KEY}"
-                with websocket_connect(url, max_size=None) as live:
-                    publishers = [
-                        threading.Thread(
-                            target=publish,
-                            args=(broker.port, d, batches[d], args.rate / args.devices, sent[d]),
-                        )
-                        for d in range(args.devices)
-                    ]
-                    for thread in publishers:
-                        thread.start()
-                    deadline = time.monotonic() + args.seconds + 30
-                    while sum(settled) < total and time.monotonic() < deadline:
-                        try:
-                            message = json.loads(live.recv(timeout=5))
-                        except TimeoutError:
-                            break
-                        received = time.perf_counter()
-                        if message["kind"] != "alert" or message["alert"]["type"] != "tamper":
-                            continue
-                        device = int(message["alert"]["devices"][0].split("-")[1])
-                        count = message["alert"]["event_count"]
-                        for k in range(settled[device], min(count, per_device)):
-                            latencies.append(received - sent[device][k])
-                        settled[device] = max(settled[device], min(count, per_device))
-                    for thread in publishers:
-                        thread.join()
+            server, api = start_server(broker.url, Path(tmp) / "aggregator.db")
+            url = api.replace("http://", "ws://") + f"/api/v1/alerts/live?token={KEY}"
+            with websocket_connect(url, max_size=None) as live:
+                publishers = [
+                    threading.Thread(
+                        target=publish, args=(broker.port, d, batches[d], args.rate / args.devices, sent[d])
+                    )
+                    for d in range(args.devices)
+                ]
+                for thread in publishers:
+                    thread.start()
+                deadline = time.monotonic() + args.seconds + 30
+                while sum(settled) < total and time.monotonic() < deadline:
+                    try:
+                        message = json.loads(live.recv(timeout=5))
+                    except TimeoutError:
+                        break
+                    received = time.perf_counter()
+                    if message["kind"] != "alert" or message["alert"]["type"] != "tamper":
+                        continue
+                    device = int(message["alert"]["devices"][0].split("-")[1])
+                    count = min(message["alert"]["event_count"], per_device)
+                    latencies.extend(received - sent[device][k] for k in range(settled[device], count))
+                    settled[device] = max(settled[device], count)
+                for thread in publishers:
+                    thread.join()
         finally:
+            if server is not None:
+                server.send_signal(signal.SIGTERM)
+                server.wait(30)
             broker.stop()
     ms = np.array(latencies) * 1000.0
     p50, p99, worst = (float(np.percentile(ms, q)) for q in (50, 99, 100)) if len(ms) else (0.0, 0.0, 0.0)
