@@ -21,6 +21,7 @@ import numpy as np
 
 from impetus.privacy.faces import DEFAULT_FACE_THRESHOLD, CenterFace
 from impetus.privacy.masks import DEFAULT_MARGIN, MASK_MODES, MaskMode, apply_mask, grow
+from impetus.privacy.persons import DEFAULT_PERSON_THRESHOLD, PersonDetector
 from impetus.privacy.plates import DEFAULT_PLATE_THRESHOLD, PlateDetector
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -38,6 +39,8 @@ class AnonymiserSettings:
     mode: MaskMode = "blur"
     plates: bool = True
     plate_threshold: float = DEFAULT_PLATE_THRESHOLD
+    persons: bool = False
+    person_threshold: float = DEFAULT_PERSON_THRESHOLD
     threads: int = 0
 
     def __post_init__(self) -> None:
@@ -58,6 +61,7 @@ class AnonymisationRun:
     height: int
     faces: list[list[float]] = field(default_factory=list)
     plates: list[list[float]] = field(default_factory=list)
+    persons: list[list[float]] = field(default_factory=list)
     masked: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
@@ -76,6 +80,7 @@ class Anonymiser:
         self.settings = settings or AnonymiserSettings()
         self.faces = CenterFace(threads=self.settings.threads)
         self.plates = PlateDetector(threads=self.settings.threads) if self.settings.plates else None
+        self.persons = PersonDetector(threads=self.settings.threads) if self.settings.persons else None
 
     def anonymise(self, image: np.ndarray, source: str = "frame") -> tuple[np.ndarray, AnonymisationRun]:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
@@ -83,20 +88,25 @@ class Anonymiser:
             raise AnonymiseError(f"{source}: expected a BGR image HxWx3, got {got}")
         s = self.settings
         faces = self.faces.detect(image, s.face_threshold)
-        plates = self.plates.detect(image, s.plate_threshold) if self.plates else np.zeros((0, 5), np.float32)
+        none = np.zeros((0, 5), np.float32)
+        plates = self.plates.detect(image, s.plate_threshold) if self.plates else none
+        persons = self.persons.detect(image, s.person_threshold) if self.persons else none
         out = image.copy()
-        for box in (*faces, *plates):
+        for box in (*persons, *faces, *plates):
             apply_mask(out, grow(box, s.margin, out.shape), s.mode)
         models = {"faces": self.faces.version}
         if self.plates:
             models["plates"] = self.plates.version
+        if self.persons:
+            models["persons"] = self.persons.version
         run = AnonymisationRun(
             source=source,
             width=image.shape[1],
             height=image.shape[0],
             faces=_rounded(faces),
             plates=_rounded(plates),
-            masked=len(faces) + len(plates),
+            persons=_rounded(persons),
+            masked=len(faces) + len(plates) + len(persons),
             settings={k: v for k, v in asdict(s).items() if k != "threads"},
             models=models,
             output_sha256=hashlib.sha256(out.tobytes()).hexdigest(),

@@ -70,13 +70,20 @@ def _anonymiser_options(func: Any) -> Any:
         "--mode", type=click.Choice(MASK_MODES), default="blur", show_default=True, help="How to mask."
     )(func)
     func = click.option("--no-plates", is_flag=True, help="Do not mask plate-shaped text.")(func)
+    func = click.option("--persons", is_flag=True, help="Also mask whole people (YOLOv3-tiny).")(func)
     return func
 
 
-def _anonymiser(threshold: float, margin: float, mode: str, no_plates: bool) -> Any:
+def _anonymiser(threshold: float, margin: float, mode: str, no_plates: bool, persons: bool = False) -> Any:
     from impetus.privacy.anonymiser import Anonymiser, AnonymiserSettings
 
-    settings = AnonymiserSettings(face_threshold=threshold, margin=margin, mode=mode, plates=not no_plates)  # type: ignore[arg-type]
+    settings = AnonymiserSettings(
+        face_threshold=threshold,
+        margin=margin,
+        mode=mode,  # type: ignore[arg-type]
+        plates=not no_plates,
+        persons=persons,
+    )
     return Anonymiser(settings)
 
 
@@ -102,6 +109,7 @@ def anonymise_command(
     margin: float,
     mode: str,
     no_plates: bool,
+    persons: bool,
     audit_dir: Path | None,
     runs_path: Path | None,
 ) -> None:
@@ -113,7 +121,7 @@ def anonymise_command(
     runs_out = runs_path.open("w", encoding="utf-8") if runs_path else None
     images = faces = plates = 0
     try:
-        anonymiser = _anonymiser(threshold, margin, mode, no_plates)
+        anonymiser = _anonymiser(threshold, margin, mode, no_plates, persons)
         with progress_bar("anonymising") as update:
             for run in anonymise_path(anonymiser, source, target, update):
                 images += 1
@@ -146,6 +154,7 @@ def effectiveness_command(
     margin: float,
     mode: str,
     no_plates: bool,
+    persons: bool,
     independent_threshold: float | None,
 ) -> None:
     """Anonymise every image in FOLDER, count faces an independent detector finds before and after;
@@ -160,7 +169,7 @@ def effectiveness_command(
 
     try:
         images = images_in(folder)
-        anonymiser = _anonymiser(threshold, margin, mode, no_plates)
+        anonymiser = _anonymiser(threshold, margin, mode, no_plates, persons)
         with progress_bar("effectiveness") as update:
             summary = measure(
                 anonymiser, images, threshold=independent_threshold or INDEPENDENT_THRESHOLD, progress=update

@@ -62,6 +62,7 @@ class SnapshotRule(BaseModel):
     margin: Annotated[float, Field(ge=1.0, le=3.0)] = 1.3
     mode: Literal["blur", "pixelate", "solid"] = "blur"
     plates: bool = True
+    persons: bool = False
     max_width: Annotated[int, Field(ge=160, le=1920)] = 640
 
 

@@ -31,7 +31,11 @@ def settings_for(policy: PrivacyPolicy) -> AnonymiserSettings:
             "snapshots_not_allowed", f"policy {policy.policy_id} v{policy.version} lets no image leave"
         )
     return AnonymiserSettings(
-        face_threshold=rule.face_threshold, margin=rule.margin, mode=rule.mode, plates=rule.plates
+        face_threshold=rule.face_threshold,
+        margin=rule.margin,
+        mode=rule.mode,
+        plates=rule.plates,
+        persons=rule.persons,
     )
 
 

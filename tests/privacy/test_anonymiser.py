@@ -74,9 +74,21 @@ def test_a_run_is_auditable_what_was_found_masked_by_which_model(tmp_path: Path,
         "mode": "solid",
         "plates": True,
         "plate_threshold": 0.5,
+        "persons": False,
+        "person_threshold": 0.3,
     }
     assert len(record["faces"]) == 2 and record["masked"] == len(record["faces"]) + len(record["plates"])
     assert verify_chain(tmp_path / "audit").ok
+
+
+def test_whole_person_masking_covers_every_person_box(photos: list[Path]) -> None:
+    bus = cv2.imread(str(photos[1]))
+    anonymiser = Anonymiser(AnonymiserSettings(persons=True, plates=False, mode="solid", margin=1.0))
+    masked, run = anonymiser.anonymise(bus, "bus.jpg")
+    assert len(run.persons) >= 3 and run.models["persons"] == "yolov3-tiny-coco-int8"
+    for x1, y1, x2, y2, _ in run.persons:
+        region = masked[int(y1) + 1 : int(y2) - 1, int(x1) + 1 : int(x2) - 1]
+        assert region.max() == 0, "a solid person mask leaves nothing of the body"
 
 
 def test_bad_settings_and_inputs_say_what_was_expected(tmp_path: Path, anonymiser: Anonymiser) -> None:
