@@ -176,8 +176,14 @@ def test_an_operator_sees_a_shot_on_the_plan_and_acknowledges_it(
     expect(page.locator("svg.plan .located")).to_have_count(1)  # the located shot and its 95 % circle
     alert_id = row.get_attribute("data-alert")
 
-    row.get_by_role("button").click()
+    # Keyboard only: the located shot on the plan opens the alert, Escape closes it, the row reopens it.
     detail = page.locator("#alert-detail")
+    page.locator("svg.plan .located").focus()
+    page.keyboard.press("Enter")
+    expect(detail.get_by_role("heading", level=2)).to_have_text("Gunshot at piazza/gathering")
+    page.keyboard.press("Escape")
+    expect(detail).to_contain_text("Select an alert.")
+    row.get_by_role("button").press("Enter")
     expect(detail.get_by_role("heading", level=2)).to_have_text("Gunshot at piazza/gathering")
     first_step = detail.locator(".sop li").first
     first_step.get_by_role("checkbox").check()
