@@ -61,8 +61,37 @@ def profile_sources(profile: Profile) -> list[dict[str, Any]]:
     """The device's sources from the profile's camera and microphone sections."""
     sources: list[dict[str, Any]] = []
     camera, microphone = profile.settings.camera, profile.settings.microphone
-    if camera is not None and camera.backend != "none":
-        sources.append({"type": "file_video", "name": "camera", "path": camera.device, "fps": camera.fps})
+    if camera is not None and camera.backend == "picamera2":
+        sources.append(
+            {
+                "type": "picamera",
+                "name": "camera",
+                "width": camera.width,
+                "height": camera.height,
+                "fps": camera.fps,
+            }
+        )
+    elif camera is not None and camera.backend == "jetson-csi":
+        pipeline = (
+            f"nvarguscamerasrc ! video/x-raw(memory:NVMM),width={camera.width},height={camera.height},"
+            f"framerate={round(camera.fps)}/1 ! nvvidconv ! video/x-raw,format=BGRx ! videoconvert ! "
+            "video/x-raw,format=BGR ! appsink drop=true max-buffers=1"
+        )
+        sources.append(
+            {"type": "camera_opencv", "name": "camera", "device": pipeline, "backend": "gstreamer"}
+        )
+    elif camera is not None and camera.backend == "v4l2":
+        sources.append(
+            {
+                "type": "camera_opencv",
+                "name": "camera",
+                "device": camera.device,
+                "backend": "v4l2",
+                "width": camera.width,
+                "height": camera.height,
+                "fps": camera.fps,
+            }
+        )
     if microphone is not None:
         table: dict[str, Any] = {
             "type": "microphone",

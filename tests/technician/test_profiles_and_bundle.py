@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from impetus.configfile import ConfigError
 from impetus.edge_agent.cli import edge_cli
-from impetus.edge_agent.config import known_profiles, load_profile
+from impetus.edge_agent.config import known_profiles, load_profile, resolve_source
+from impetus.edge_agent.provision import profile_sources
 
 SHIPPED = {"rpi4", "rpi5", "rpi-zero-2w", "jetson-nano", "jetson-orin-nano", "generic-linux"}
 
@@ -121,3 +122,17 @@ def test_bundle_refuses_an_unknown_profile(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code != 0 and "no firmware profile named 'rpi9'" in result.output
+
+
+def test_each_profiles_camera_and_microphone_become_sources_the_agent_accepts(tmp_path: Path) -> None:
+    kinds = {}
+    for name in SHIPPED:
+        sources = profile_sources(load_profile(name))
+        for index, table in enumerate(sources):
+            resolve_source(tmp_path / "device.toml", index, table)  # raises ConfigError if invalid
+        kinds[name] = [table["type"] for table in sources]
+    assert kinds["rpi5"] == ["picamera", "microphone"]
+    assert kinds["generic-linux"] == ["camera_opencv", "microphone"]
+    assert kinds["rpi-zero-2w"] == ["microphone"]
+    jetson = profile_sources(load_profile("jetson-orin-nano"))[0]
+    assert jetson["backend"] == "gstreamer" and "nvarguscamerasrc" in jetson["device"]
