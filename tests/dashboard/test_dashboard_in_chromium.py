@@ -139,8 +139,9 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def _console_error(message: ConsoleMessage, errors: list[str]) -> None:
-    # 401/403 answers are logged by Chromium as failed resources; the page handles them itself.
-    if message.type == "error" and "status of 40" not in message.text:
+    # Chromium logs 401/403 answers and refused WebSocket handshakes itself; the page handles them.
+    handled = ("status of 40", "Unexpected response code: 40")
+    if message.type == "error" and not any(text in message.text for text in handled):
         errors.append(message.text)
 
 
@@ -262,3 +263,17 @@ def test_the_page_and_its_assets_need_no_key_and_nothing_from_the_internet(
     assert "url(" not in httpx.get(f"{service.api_url}/dashboard/style.css").text  # no fonts or images
     assert httpx.get(f"{service.api_url}/api/v1/alerts").status_code == 401  # the data is not public
     assert json.loads(httpx.get(f"{service.api_url}/openapi.json").text)["paths"]  # routes not shadowed
+
+
+def test_a_key_revoked_during_the_session_sends_the_user_back_to_sign_in(
+    service: AggregatorService, page: Page
+) -> None:
+    db = str(service.store.path)
+    sign_in(page, service, cli("aggregator", "user", "add", "olga", "--role", "operator", "--db", db))
+    expect(page.locator("#connection")).to_have_text("Live feed: live")
+    cli("aggregator", "user", "remove", "olga", "--db", db)
+    page.get_by_role("combobox").select_option("all")  # the next request the page makes
+    refused = "The aggregator no longer accepts this key: sign in again."
+    expect(page.locator("#login-error")).to_have_text(refused)
+    expect(page.locator("#view-alerts")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0

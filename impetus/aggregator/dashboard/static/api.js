@@ -35,6 +35,8 @@ export async function api(path, { method = "GET", body } = {}) {
     } catch {
       // not JSON: keep the status line
     }
+    // A key refused mid-session (revoked, or the user removed): the page goes back to sign-in.
+    if (response.status === 401) window.dispatchEvent(new CustomEvent("impetus:unauthorised", { detail: message }));
     throw new ApiError(response.status, message);
   }
   return response.status === 204 ? null : response.json();

@@ -226,6 +226,9 @@ function connect() {
       showLogin("The aggregator closed the live feed: the key is no longer accepted.");
       return;
     }
+    // A refused handshake looks like any lost connection: ask whether the key is still good (a 401
+    // sends the page back to sign-in) before trying again.
+    api("/api/v1/whoami").catch(() => {});
     setConnection(`feed lost — retrying in ${Math.round(state.retryMs / 1000)} s`, "bad");
     setTimeout(() => state.me && !state.socket && connect(), state.retryMs);
     state.retryMs = Math.min(state.retryMs * 2, 15000);
@@ -343,6 +346,10 @@ function start() {
   document.addEventListener("pointerdown", unlockAudio, { once: true });
   document.addEventListener("keydown", unlockAudio, { once: true });
   window.addEventListener("hashchange", route);
+  window.addEventListener("impetus:unauthorised", () => {
+    forgetKey();
+    showLogin("The aggregator no longer accepts this key: sign in again.");
+  });
   if (savedKey()) signIn();
   else showLogin();
 }
