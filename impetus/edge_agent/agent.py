@@ -29,14 +29,9 @@ from impetus.protocol.payloads import HealthPayload
 log = logging.getLogger(__name__)
 
 
-def build_feeds(config: AgentConfig) -> list[Feed]:
-    """One feed per source, carrying a fresh instance of every enabled detector of its kind.
-
-    Health names a route by its detector, or `detector-source` when several sources of one kind
-    feed the same detector.
-    """
-    sources, detectors = plugins.sources(), plugins.detectors()
-    context = DetectorContext(
+def detector_context(config: AgentConfig) -> DetectorContext:
+    """What a detector of this device may know: the runtime and the self-test build it the same way."""
+    return DetectorContext(
         device_id=config.device_id,
         site=config.site,
         models_dir=config.models_dir,
@@ -45,6 +40,16 @@ def build_feeds(config: AgentConfig) -> list[Feed]:
         site_plan=config.site_plan,
         extras={"inference_threads": config.profile.settings.inference_threads, "zone": config.zone},
     )
+
+
+def build_feeds(config: AgentConfig) -> list[Feed]:
+    """One feed per source, carrying a fresh instance of every enabled detector of its kind.
+
+    Health names a route by its detector, or `detector-source` when several sources of one kind
+    feed the same detector.
+    """
+    sources, detectors = plugins.sources(), plugins.detectors()
+    context = detector_context(config)
     enabled = [s for s in config.detectors.values() if s.config.enabled]
     kinds = [sources[c.type].kind for c in config.sources]
     feeds = []

@@ -26,9 +26,9 @@ import click
 import numpy as np
 
 from impetus.edge_agent import plugins
+from impetus.edge_agent.agent import detector_context
 from impetus.edge_agent.clock import SystemClock
 from impetus.edge_agent.config import AgentConfig
-from impetus.edge_agent.detectors.base import DetectorContext
 from impetus.edge_agent.health import cpu_temperature_c, throttled
 from impetus.edge_agent.publisher import make_client
 from impetus.edge_agent.sources.base import AudioBlock, Sample, VideoFrame
@@ -98,15 +98,7 @@ def _synthetic(kind: str) -> Sample:
 
 def _detector_checks(config: AgentConfig, samples: dict[str, Sample]) -> list[Check]:
     known = plugins.detectors()
-    context = DetectorContext(
-        device_id=config.device_id,
-        site=config.site,
-        models_dir=config.models_dir,
-        execution_providers=tuple(config.profile.settings.execution_providers),
-        placement=config.placement,
-        site_plan=config.site_plan,
-        extras={"inference_threads": config.profile.settings.inference_threads, "zone": config.zone},
-    )
+    context = detector_context(config)
     checks = []
     for setting in config.detectors.values():
         name = f"detector {setting.name}"
