@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from impetus.aggregator.write_lock import write_lock
 from impetus.protocol import format_ts
 
 ROLES: tuple[str, ...] = ("operator", "technician", "privacy_officer", "admin")
@@ -151,7 +152,7 @@ class AlertStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._write_lock = threading.RLock()
+        self._write_lock = write_lock(self.path)
         self._listeners: list[AlertListener] = []
         try:
             self._migrate()

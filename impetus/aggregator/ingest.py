@@ -67,8 +67,10 @@ class _Pending:
 class Ingest:
     """Subscribes to every device's events, status and health, and feeds the store.
 
-    `batch_size` bounds one transaction; a batch is also written as soon as the connection goes
-    quiet, or `max_delay_s` after its first message, whichever comes first.
+    Group commit: a batch is written as soon as nothing more is waiting on the socket, so it is
+    whatever arrived while the previous one was committing (one message when traffic is light,
+    hundreds under a burst). `batch_size` bounds one transaction and `max_delay_s` how long a
+    batch may keep growing while messages never stop coming.
     """
 
     def __init__(
@@ -167,7 +169,9 @@ class Ingest:
                         continue
                     backoff = 0.1
                 self._arrived_this_round = 0
-                rc = self._client.loop(timeout=self._max_delay_s)
+                # With a batch pending, only take what is already waiting (group commit): the
+                # batch grows while the previous one commits, never by waiting for more.
+                rc = self._client.loop(timeout=0.0 if self._pending else self._max_delay_s)
                 if self._pending and self._batch_due(rc):
                     self._flush()
             except Exception:

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from impetus.aggregator.write_lock import write_lock
 from impetus.protocol import EnvelopeBase, format_ts
 
 DEAD_LETTER_KEEP_BYTES = 4096
@@ -158,7 +159,7 @@ class EventStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._write_lock = write_lock(self.path)
         try:
             self._migrate(self._db())
         except sqlite3.DatabaseError as error:
