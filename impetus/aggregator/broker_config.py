@@ -58,6 +58,7 @@ def acl_text(registry: DeviceRegistry) -> str:
             f"topic write {prefix}/events/#",
             f"topic write {prefix}/status",
             f"topic write {prefix}/health",
+            f"topic write {prefix}/snapshot",
             f"topic read {prefix}/config",
             f"topic read {prefix}/cmd",
             "",

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from impetus.edge_agent.detectors.base import Detection, Detector
-from impetus.edge_agent.sources.base import Sample, Source
+from impetus.edge_agent.sources.base import Sample, Source, VideoFrame
 from impetus.protocol.payloads import DetectorHealth, SourceHealth
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,8 @@ class Scheduler:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started_at = 0.0
+        # The newest camera frame, in memory only: what an operator-requested snapshot is cut from.
+        self._newest_frame: VideoFrame | None = None
 
     def start(self) -> None:
         """Set up detectors and open sources here, so a missing model or file fails loudly now."""
@@ -167,6 +169,8 @@ class Scheduler:
                 if sample is None:
                     break
                 self.produced[name] += 1
+                if isinstance(sample, VideoFrame):
+                    self._newest_frame = sample
                 for state in states:
                     state.buffer.put(sample)
         except Exception:
@@ -197,6 +201,10 @@ class Scheduler:
                 self.on_detection(route.name, detection)
             if min_period and self._stop.wait(max(0.0, started + min_period - time.monotonic())):
                 break
+
+    def newest_frame(self) -> VideoFrame | None:
+        """The last frame any camera delivered (None before the first, or without a camera)."""
+        return self._newest_frame
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every finite source is exhausted and its detectors are done."""

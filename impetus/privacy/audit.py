@@ -17,6 +17,7 @@ chain that is left still verifies from its first record to `HEAD`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -115,7 +116,15 @@ class AuditLog:
         }
         record["hash"] = record_hash(record)
         with path.open("ab") as out:
-            out.write(canonical_json(record) + b"\n")
+            start = out.tell()
+            try:
+                out.write(canonical_json(record) + b"\n")
+                out.flush()
+            except OSError:
+                # A full disk may take half a line: cut it off so the chain stays verifiable.
+                with contextlib.suppress(OSError):
+                    out.truncate(start)
+                raise
         self._seq, self._head = record["seq"], record["hash"]
         head_tmp = self.folder / f"{HEAD_FILE}.tmp"
         head_tmp.write_text(json.dumps({"seq": self._seq, "hash": self._head, "segment": path.name}))

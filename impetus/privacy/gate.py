@@ -78,18 +78,29 @@ class PrivacyGate:
         """The event as it may leave (redacted, stamped), or `PrivacyRefusal` saying why not."""
         try:
             allowed = self._apply(event)
+            if self.on_decision is not None:
+                self._record(allowed, True, "allowed")
         except PrivacyRefusal as refusal:
             with self._lock:
                 self._refused[refusal.code] += 1
             log.warning("privacy gate refused %s event %s: %s", event.type, event.event_id, refusal)  # type: ignore[attr-defined]
-            if self.on_decision is not None:
-                self.on_decision(event, False, str(refusal))
+            if self.on_decision is not None and refusal.code != "audit_unwritable":
+                self._record(event, False, str(refusal))
             raise
         with self._lock:
             self._admitted += 1
-        if self.on_decision is not None:
-            self.on_decision(allowed, True, "allowed")
         return allowed
+
+    def _record(self, event: EnvelopeBase, allowed: bool, reason: str) -> None:
+        """Hand the decision to the audit hook; a log that cannot be written refuses the message,
+        because nothing may leave unaudited (a full disk, a read-only file system)."""
+        assert self.on_decision is not None
+        try:
+            self.on_decision(event, allowed, reason)
+        except OSError as error:
+            raise PrivacyRefusal(
+                "audit_unwritable", f"the audit log could not record the decision ({error})"
+            ) from error
 
     def counts(self) -> GateCounts:
         with self._lock:

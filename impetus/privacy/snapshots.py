@@ -9,6 +9,7 @@ default - the request is refused and the refusal is audited.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import deque
@@ -16,7 +17,7 @@ from collections import deque
 import cv2
 import numpy as np
 
-from impetus.privacy.anonymiser import Anonymiser, AnonymiserSettings
+from impetus.privacy.anonymiser import AnonymisationRun, Anonymiser, AnonymiserSettings
 from impetus.privacy.device_audit import DeviceAudit
 from impetus.privacy.gate import PrivacyRefusal
 from impetus.privacy.policy import PrivacyPolicy
@@ -47,14 +48,30 @@ class SnapshotGate:
         self.audit = audit
         self._anonymiser = anonymiser
         self._released: deque[float] = deque()
+        self.last_run: AnonymisationRun | None = None
         self._lock = threading.Lock()
 
-    def release(self, frame: np.ndarray, *, requested_by: str, now: float) -> bytes:
-        """The anonymised JPEG that may leave, or `PrivacyRefusal` (audited either way)."""
+    def refuse(self, refusal: PrivacyRefusal, *, requested_by: str, request_id: str | None = None) -> None:
+        """Record a refused request; an unwritable log is no reason to send anything either."""
+        record = {"type": "snapshot", "requested_by": requested_by, "reason": str(refusal)}
+        if request_id is not None:
+            record["request_id"] = request_id
+        with contextlib.suppress(OSError):
+            self.audit.log.append("refused", record)
+
+    def release(
+        self, frame: np.ndarray | None, *, requested_by: str, now: float, request_id: str | None = None
+    ) -> bytes:
+        """The anonymised JPEG that may leave, or `PrivacyRefusal` (audited either way).
+
+        The anonymisation run and the digest of the JPEG are in the audit log before it is
+        returned; a log that cannot be written refuses the snapshot (`audit_unwritable`)."""
         try:
             settings = settings_for(self.policy)
             rule = self.policy.snapshots
             assert rule is not None
+            if frame is None:
+                raise PrivacyRefusal("no_frame", "no camera frame has been captured yet")
             with self._lock:
                 while self._released and now - self._released[0] >= HOUR_S:
                     self._released.popleft()
@@ -65,9 +82,7 @@ class SnapshotGate:
                     )
                 self._released.append(now)
         except PrivacyRefusal as refusal:
-            self.audit.log.append(
-                "refused", {"type": "snapshot", "requested_by": requested_by, "reason": str(refusal)}
-            )
+            self.refuse(refusal, requested_by=requested_by, request_id=request_id)
             raise
         if self._anonymiser is None or self._anonymiser.settings != settings:
             self._anonymiser = Anonymiser(settings)
@@ -79,10 +94,25 @@ class SnapshotGate:
         if not ok:
             raise RuntimeError("could not encode the snapshot as JPEG")
         jpeg = data.tobytes()
-        record = run.as_record() | {
-            "requested_by": requested_by,
-            "jpeg_sha256": hashlib.sha256(jpeg).hexdigest(),
-        }
-        record["policy"] = f"{self.policy.policy_id} v{self.policy.version}"
-        self.audit.anonymisation(record)
+        jpeg_sha256 = hashlib.sha256(jpeg).hexdigest()
+        record = run.as_record() | {"requested_by": requested_by, "jpeg_sha256": jpeg_sha256}
+        record["policy"] = self.policy_name
+        if request_id is not None:
+            record["request_id"] = request_id
+        try:
+            self.audit.anonymisation(record)
+            self.audit.log.append(
+                "sent", {"type": "snapshot", "request_id": request_id, "digest": jpeg_sha256}
+            )
+        except OSError as error:
+            refusal = PrivacyRefusal(
+                "audit_unwritable", f"the audit log could not record the snapshot ({error})"
+            )
+            self.refuse(refusal, requested_by=requested_by, request_id=request_id)
+            raise refusal from error
+        self.last_run = run
         return jpeg
+
+    @property
+    def policy_name(self) -> str:
+        return f"{self.policy.policy_id} v{self.policy.version}"

@@ -7,6 +7,7 @@
 | impetus/v1/{site}/{device_id}/health      | device -> broker   | no       | health envelope |
 | impetus/v1/{site}/{device_id}/config      | aggregator -> dev. | yes      | device config   |
 | impetus/v1/{site}/{device_id}/cmd         | aggregator -> dev. | no       | command         |
+| impetus/v1/{site}/{device_id}/snapshot    | device -> broker   | no       | snapshot reply  |
 
 The Last Will on `status` is an `offline` status envelope.
 """
@@ -55,6 +56,11 @@ def cmd_topic(site: str, device_id: str) -> str:
     return f"{ROOT}/{check_name('site', site)}/{check_name('device_id', device_id)}/cmd"
 
 
+def snapshot_topic(site: str, device_id: str) -> str:
+    """Where a device answers a snapshot request (see `impetus.protocol.snapshots`)."""
+    return f"{ROOT}/{check_name('site', site)}/{check_name('device_id', device_id)}/snapshot"
+
+
 def topic_for(site: str, device_id: str, event_type: str) -> str:
     """Where a message of this type is published: status and health have topics of their own."""
     if event_type == "status":
@@ -89,6 +95,6 @@ def parse_topic(topic: str) -> TopicParts:
     check_name("device_id", device_id)
     if channel == "events" and len(parts) == 6:
         return TopicParts(site, device_id, channel, parts[5])
-    if channel in ("status", "health", "config", "cmd") and len(parts) == 5:
+    if channel in ("status", "health", "config", "cmd", "snapshot") and len(parts) == 5:
         return TopicParts(site, device_id, channel, channel if channel in ("status", "health") else None)
     raise TopicError(f"topic {topic!r}: unknown channel {'/'.join(parts[4:])!r}")

@@ -43,7 +43,32 @@ def test_a_snapshot_policy_releases_anonymised_rate_limited_audited_jpegs(
     assert len(anonymiser.faces.detect(image)) == 0, "the faces in the released frame are masked"
     records = read_records(tmp_path / "audit")
     kinds = [r["kind"] for r in records]
-    assert kinds == ["anonymisation"] * 6 + ["refused", "anonymisation"]
+    assert kinds == ["anonymisation", "sent"] * 6 + ["refused", "anonymisation", "sent"]
     assert records[0]["data"]["jpeg_sha256"] == hashlib.sha256(released[0]).hexdigest()
+    assert records[1]["data"] == {
+        "type": "snapshot",
+        "request_id": None,
+        "digest": hashlib.sha256(released[0]).hexdigest(),
+    }
     assert len(records[0]["data"]["faces"]) == 2
+    assert verify_chain(tmp_path / "audit").ok
+
+
+def test_a_snapshot_the_audit_log_cannot_record_never_leaves(
+    tmp_path: Path, photos: list[Path], anonymiser: Anonymiser
+) -> None:
+    log = AuditLog(tmp_path / "audit")
+    audit = DeviceAudit(log, "cam-1")
+    audit.policy_in_force(load_policy("counting-with-redacted-snapshots"))
+    head = log.head
+    (segment,) = (tmp_path / "audit").glob("audit-*.jsonl")
+    kept = segment.read_bytes()
+    segment.unlink()
+    segment.symlink_to("/dev/full")  # every write now fails with ENOSPC, as on a full disk
+    gate = SnapshotGate(load_policy("counting-with-redacted-snapshots"), audit, anonymiser)
+    with pytest.raises(PrivacyRefusal, match="audit_unwritable"):
+        gate.release(cv2.imread(str(photos[2])), requested_by="op-1", now=0.0)
+    assert log.head == head, "a record that could not be written does not move the head"
+    segment.unlink()
+    segment.write_bytes(kept)
     assert verify_chain(tmp_path / "audit").ok
