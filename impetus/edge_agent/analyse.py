@@ -8,6 +8,11 @@ privacy gate, and is yielded with its offset from the start of the file.
 
 A still image is shown to the detectors as a camera holding that view for `still_s` seconds, so
 trackers that confirm an object over several frames see it as a live camera would.
+
+`detectors` names installed detectors to run instead of the profile's list (the profile's settings
+where it has them, defaults otherwise), for example the crowd detector, which no shipped profile
+enables because it needs a surveyed ground plane. With a site plan that places the device, the
+crowd detector takes its four-point ground calibration from the camera's pose, as the simulator does.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import cv2
 from impetus.configfile import ConfigError, load_toml_model
 from impetus.edge_agent import plugins
 from impetus.edge_agent.clock import SystemClock
-from impetus.edge_agent.config import MODELS_DIR, Profile, load_profile
+from impetus.edge_agent.config import MODELS_DIR, DetectorSetting, Profile, load_profile
 from impetus.edge_agent.detectors.base import Detection, Detector, DetectorContext
+from impetus.edge_agent.simulate import with_ground_calibration
 from impetus.edge_agent.sources.base import Sample, SampleKind, Source, VideoFrame
 from impetus.edge_agent.sources.file_video import IMAGE_SUFFIXES, FileVideoConfig, FileVideoSource
 from impetus.edge_agent.sources.wav_file import WavFileConfig, WavFileSource, read_wav
@@ -55,6 +61,7 @@ class AnalyseOptions:
     fps: float | None = None
     start: datetime | None = None
     models_dir: Path = MODELS_DIR
+    detectors: tuple[str, ...] = ()
 
 
 def media_kind(path: Path) -> tuple[SampleKind, str]:
@@ -130,15 +137,33 @@ def _site(options: AnalyseOptions) -> tuple[SiteDescription | None, str]:
     return plan, plan.site
 
 
-def _detectors(profile: Profile, kind: SampleKind, context: DetectorContext) -> list[Detector]:
+def _settings(profile: Profile, names: tuple[str, ...]) -> dict[str, DetectorSetting]:
+    """The profile's detectors, or the `names` asked for (profile settings where it has them)."""
+    if not names:
+        return dict(profile.detectors)
+    installed = plugins.detectors()
+    chosen = {}
+    for name in names:
+        if name in profile.detectors:
+            chosen[name] = profile.detectors[name]
+        elif name in installed:
+            chosen[name] = DetectorSetting(name, installed[name].Config.model_validate({"type": name}))
+        else:
+            raise AnalyseError(f"no detector {name!r} is installed; known: {', '.join(sorted(installed))}")
+    return chosen
+
+
+def _detectors(
+    settings: dict[str, DetectorSetting], profile: Profile, kind: SampleKind, context: DetectorContext
+) -> list[Detector]:
     installed = plugins.detectors()
     chosen = [
         installed[name](setting.config, context)
-        for name, setting in profile.detectors.items()
+        for name, setting in settings.items()
         if setting.config.enabled and installed[name].consumes == kind
     ]
     if not chosen:
-        names = ", ".join(profile.detectors) or "none"
+        names = ", ".join(settings) or "none"
         raise AnalyseError(f"profile {profile.name} has no enabled {kind} detector (it has: {names})")
     return chosen
 
@@ -166,7 +191,10 @@ def analyse(path: Path, options: AnalyseOptions | None = None) -> Iterator[dict[
         site_plan=plan,
         extras={"inference_threads": profile.settings.inference_threads, "zone": None},
     )
-    detectors = _detectors(profile, kind, context)
+    settings = _settings(profile, options.detectors)
+    if placement is not None:
+        settings = with_ground_calibration(settings, placement)
+    detectors = _detectors(settings, profile, kind, context)
     gate = PrivacyGate(load_policy(DEFAULT_POLICY))
     clock = SystemClock()
     seq = 0
@@ -175,8 +203,12 @@ def analyse(path: Path, options: AnalyseOptions | None = None) -> Iterator[dict[
         source.open()
     except (FileNotFoundError, ValueError) as error:
         raise AnalyseError(str(error)) from None
-    for detector in detectors:
-        detector.setup()
+    try:
+        for detector in detectors:
+            detector.setup()
+    except (FileNotFoundError, ValueError) as error:
+        source.close()
+        raise AnalyseError(str(error)) from None
     start = options.start
     assert start is not None
     samples = 0
