@@ -105,14 +105,29 @@ def test_event_command(broker_url: str, site: str, device_id: str, event_type: s
 @click.option("--profile", default="generic-linux", show_default=True, help="Firmware profile name or file.")
 @click.option("--site", "site_plan", type=click.Path(path_type=Path), default=None, help="Site plan TOML.")
 @click.option("--device-id", default="analyse", show_default=True, help="Placement to take from the plan.")
-def analyse_command(file: Path, profile: str, site_plan: Path | None, device_id: str) -> None:
+@click.option(
+    "--detector",
+    "detector_names",
+    multiple=True,
+    help="Run this installed detector instead of the profile's list (repeatable), e.g. crowd.",
+)
+def analyse_command(
+    file: Path, profile: str, site_plan: Path | None, device_id: str, detector_names: tuple[str, ...]
+) -> None:
     """Run the profile's detectors over a WAV, video, image or image folder, losslessly; print one
-    JSON object per event: {"offset_s": seconds from the start of the file, "event": envelope}."""
+    JSON object per event: {"offset_s": seconds from the start of the file, "event": envelope}.
+    The crowd detector (`--detector crowd`) needs the camera's ground calibration: from the
+    profile's [detectors.crowd] ground, or from its placement on the site plan (--site, --device-id)."""
     import json
 
     from impetus.edge_agent.analyse import AnalyseError, AnalyseOptions, analyse
 
-    options = AnalyseOptions(profile=profile, site_plan=site_plan, device_id=_name("device_id", device_id))
+    options = AnalyseOptions(
+        profile=profile,
+        site_plan=site_plan,
+        device_id=_name("device_id", device_id),
+        detectors=detector_names,
+    )
     try:
         for line in analyse(file, options):
             click.echo(json.dumps(line, separators=(",", ":")))
