@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 
+from impetus.aggregator.advertise import Advertising
 from impetus.aggregator.broker import BrokerUrlError, parse_broker_url
 from impetus.aggregator.locate_command import locate_command
 from impetus.aggregator.operator_cli import operator_options, pop_operator_options, user_cli
@@ -81,6 +82,21 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="How long to wait at start for the broker (it may be starting too).",
 )
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
+@click.option(
+    "--advertise/--no-advertise",
+    default=True,
+    show_default=True,
+    help="Announce the API and the device broker with zeroconf (_impetus._tcp, _mqtt._tcp), so "
+    "`impetus edge provision` finds them without --aggregator.",
+)
+@click.option(
+    "--advertise-interface",
+    "advertise_interfaces",
+    multiple=True,
+    metavar="IPV4",
+    help="Advertise only on this address of this machine (repeatable); default: every address "
+    "the API listens on.",
+)
 @security_options
 @operator_options
 def serve_command(
@@ -90,6 +106,8 @@ def serve_command(
     listen: str,
     broker_timeout: float,
     log_level: str,
+    advertise: bool,
+    advertise_interfaces: tuple[str, ...],
     **security: object,
 ) -> None:
     """Run until SIGINT or SIGTERM. Once ready it prints `broker: URL` and `api: URL`."""
@@ -111,6 +129,12 @@ def serve_command(
         embedded_port=embedded_port,
         security=link_security(**security),  # type: ignore[arg-type]
         operator=operator,
+        advertise=Advertising(
+            site=operator.site.site if operator.site is not None else None,
+            interfaces=list(advertise_interfaces) or None,
+        )
+        if advertise
+        else None,
     )
     try:
         service.start(timeout=broker_timeout)
@@ -120,6 +144,8 @@ def serve_command(
         click.echo(f"broker: {service.broker_url}")
         click.echo(f"api: {service.api_url}")
         click.echo(f"dashboard: {service.api_url}/")
+        if service.advertiser is not None:
+            click.echo(f"advertised on: {', '.join(service.advertiser.addresses)} (zeroconf)")
         if service.bootstrap_admin_key is not None:
             click.echo(f"admin key: {service.bootstrap_admin_key}  (user admin; shown once, keep it)")
         stop.wait()

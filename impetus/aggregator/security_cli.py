@@ -1,4 +1,4 @@
-"""`impetus aggregator token | revoke | rotate | devices | broker-config`: the device registry from
+"""`impetus aggregator token | revoke | devices | broker-config`: the device registry from
 the SOC's shell, and the options `serve` takes to enforce it."""
 
 from __future__ import annotations
@@ -200,31 +200,4 @@ def link_security(
     return LinkSecurity(registry_path, require_signatures, broker_secret, ca_cert, device_broker, broker_dir)
 
 
-@click.command("advertise")
-@click.option("--site", required=True, callback=_site)
-@click.option("--address", "addresses", multiple=True, required=True, help="IPv4 devices reach us on.")
-@click.option("--api-port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--broker-port", type=click.IntRange(1, 65535), default=8883, show_default=True)
-@click.option("--tls/--no-tls", default=True, show_default=True, help="Whether the broker port is TLS.")
-def advertise_command(
-    site: str, addresses: tuple[str, ...], api_port: int, broker_port: int, tls: bool
-) -> None:
-    """Announce the API (_impetus._tcp) and broker (_mqtt._tcp) with zeroconf until stopped."""
-    import signal
-    import threading
-
-    from impetus.aggregator.advertise import Advertiser
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    with Advertiser(
-        site=site, api_port=api_port, broker_port=broker_port, tls=tls, addresses=list(addresses)
-    ):
-        click.echo(
-            f"advertising site {site} on {', '.join(addresses)} (api {api_port}, broker {broker_port})"
-        )
-        stop.wait()
-
-
-COMMANDS = (token_command, revoke_command, devices_command, broker_config_command, advertise_command)
+COMMANDS = (token_command, revoke_command, devices_command, broker_config_command)

@@ -17,11 +17,11 @@ from typing import Self
 
 import uvicorn
 
+from impetus.aggregator.advertise import Advertiser, Advertising, advertiser_for
 from impetus.aggregator.api import create_app
 from impetus.aggregator.broker import EmbeddedBroker
 from impetus.aggregator.ingest import DEFAULT_CLIENT_ID, Ingest
 from impetus.aggregator.link_security import LinkSecurity, SecuredLink
-from impetus.aggregator.snapshots import SnapshotDesk
 from impetus.aggregator.soc import Soc, SocConfig, ensure_admin
 from impetus.aggregator.store import EventStore
 
@@ -60,6 +60,7 @@ class AggregatorService:
         client_id: str = DEFAULT_CLIENT_ID,
         security: LinkSecurity | None = None,
         operator: SocConfig | None = None,
+        advertise: Advertising | None = None,
     ) -> None:
         self._operator = operator or SocConfig()
         self.soc: Soc | None = None
@@ -74,10 +75,11 @@ class AggregatorService:
         self._broker: EmbeddedBroker | None = None
         self._store: EventStore | None = None
         self._ingest: Ingest | None = None
-        self._snapshots: SnapshotDesk | None = None
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self._api_port: int | None = None
+        self._advertising = advertise
+        self.advertiser: Advertiser | None = None
 
     @property
     def broker_url(self) -> str:
@@ -106,12 +108,6 @@ class AggregatorService:
             raise RuntimeError("the aggregator is not started")
         return self._ingest
 
-    @property
-    def snapshots(self) -> SnapshotDesk:
-        if self._snapshots is None:
-            raise RuntimeError("the aggregator is not started")
-        return self._snapshots
-
     def start(self, timeout: float = 15.0) -> None:
         try:
             self._store = EventStore(self._db_path)
@@ -130,21 +126,14 @@ class AggregatorService:
             self._ingest.start(timeout)
             if self.link is not None:
                 self.link.attach(self._store, self._ingest)
-            self._snapshots = SnapshotDesk(
-                self._db_path,
-                self.broker_url,
-                store=self._store,
-                username=self.link.username if self.link else None,
-                password=self.link.password if self.link else None,
-                client_id=f"{self._client_id}-snapshots",
-            )
-            self._snapshots.start(timeout)
             self.soc = Soc.open(self._db_path, rules=self._operator.rules, site=self._operator.site)
             self.bootstrap_admin_key = ensure_admin(self.soc.alerts, self._operator.admin_key)
             self.soc.start(self._store, self._ingest, self._operator.webhooks, self._operator.sop_dir)
             if self.link is not None:
                 self.link.raise_alerts(self.soc.alerts)
             self._start_api(timeout)
+            if self._advertising is not None:
+                self._advertise(self._advertising)
         except Exception:
             self.stop()
             raise
@@ -153,10 +142,7 @@ class AggregatorService:
         host, port = self._listen
         config = uvicorn.Config(
             create_app(
-                self.store,
-                self.ingest,
-                routers=(*(self.link.routers() if self.link else ()), self.snapshots.router()),
-                soc=self.soc,
+                self.store, self.ingest, routers=self.link.routers() if self.link else (), soc=self.soc
             ),
             host=host,
             port=port,
@@ -174,12 +160,22 @@ class AggregatorService:
             time.sleep(0.02)
         self._api_port = int(server.servers[0].sockets[0].getsockname()[1])
 
+    def _advertise(self, advertising: Advertising) -> None:
+        """Announce the API and the broker devices are handed, so provisioning needs no URL."""
+        device_broker = self.link.security.device_broker_url if self.link is not None else None
+        assert self._api_port is not None
+        self.advertiser = advertiser_for(
+            advertising, self._listen[0], self._api_port, device_broker or self.broker_url
+        )
+        self.advertiser.start()
+
     def stop(self) -> None:
+        if self.advertiser is not None:
+            self.advertiser.stop()
+            self.advertiser = None
         if self._server is not None and self._server_thread is not None:
             self._server.should_exit = True
             self._server_thread.join(10)
-        if self._snapshots is not None:
-            self._snapshots.stop()
         if self._ingest is not None:
             self._ingest.stop()
         if self.soc is not None:
@@ -195,7 +191,6 @@ class AggregatorService:
         self._server = None
         self._server_thread = None
         self._ingest = None
-        self._snapshots = None
         self._broker = None
         self._store = None
         self._api_port = None

@@ -1,7 +1,8 @@
 """Find the aggregator and its broker with zeroconf when the technician gives no URL.
 
-The aggregator advertises `_impetus._tcp` (API) and `_mqtt._tcp` (broker); both carry the site
-in their TXT records, so a device only takes the aggregator of its own site.
+The aggregator advertises `_impetus._tcp` (API) and `_mqtt._tcp` (broker). An aggregator of one
+site names it in their TXT records, and a device takes it only for that site; one without a `site`
+record serves any site (the enrolment token decides). A named match wins over an open one.
 
     found = discover("piazza", timeout_s=5)
     found.api_url, found.broker_url
@@ -17,6 +18,7 @@ from zeroconf import IPVersion, ServiceBrowser, ServiceListener, Zeroconf
 
 IMPETUS_SERVICE = "_impetus._tcp.local."
 MQTT_SERVICE = "_mqtt._tcp.local."
+OPEN_GRACE_S = 1.0
 
 
 class NotDiscovered(RuntimeError):
@@ -43,7 +45,21 @@ class _Collector(ServiceListener):
         self.names[type_].discard(name)
 
 
-def _endpoint(zc: Zeroconf, type_: str, names: set[str], site: str) -> tuple[str, int, dict[str, str]] | None:
+@dataclass(frozen=True)
+class _Endpoint:
+    host: str
+    port: int
+    properties: dict[str, str]
+    server: str
+
+    @property
+    def named(self) -> bool:
+        return "site" in self.properties
+
+
+def _endpoints(zc: Zeroconf, type_: str, names: set[str], site: str) -> list[_Endpoint]:
+    """The services of `type_` that take devices of `site`: those naming it first, then open ones."""
+    found = []
     for name in sorted(names):
         info = zc.get_service_info(type_, name, timeout=2000)
         if info is None or not info.addresses:
@@ -51,24 +67,38 @@ def _endpoint(zc: Zeroconf, type_: str, names: set[str], site: str) -> tuple[str
         properties = {
             k.decode(): (v or b"").decode() for k, v in info.properties.items() if isinstance(k, bytes)
         }
-        if properties.get("site") != site:
-            continue
-        return socket.inet_ntoa(info.addresses[0]), int(info.port or 0), properties
-    return None
+        if properties.get("site", site) == site:
+            found.append(
+                _Endpoint(
+                    socket.inet_ntoa(info.addresses[0]), int(info.port or 0), properties, info.server or ""
+                )
+            )
+    return sorted(found, key=lambda endpoint: not endpoint.named)
 
 
 def discover(site: str, timeout_s: float = 5.0, interfaces: list[str] | None = None) -> Discovered:
+    """The aggregator for `site` and the broker it advertises beside its API (same host record).
+
+    An open aggregator (no site) is taken only after `OPEN_GRACE_S` without one that names the site.
+    """
     zc = Zeroconf(interfaces=interfaces or "all", ip_version=IPVersion.V4Only)
     collector = _Collector()
+    api: _Endpoint | None = None
+    broker: _Endpoint | None = None
     try:
         browser = ServiceBrowser(zc, [IMPETUS_SERVICE, MQTT_SERVICE], collector)
         deadline = time.monotonic() + timeout_s
-        api = broker = None
+        first_seen: float | None = None
         while time.monotonic() < deadline:
-            api = api or _endpoint(zc, IMPETUS_SERVICE, collector.names[IMPETUS_SERVICE], site)
-            broker = broker or _endpoint(zc, MQTT_SERVICE, collector.names[MQTT_SERVICE], site)
-            if api is not None and broker is not None:
-                break
+            apis = _endpoints(zc, IMPETUS_SERVICE, collector.names[IMPETUS_SERVICE], site)
+            if apis:
+                first_seen = first_seen or time.monotonic()
+                api = apis[0]
+                brokers = _endpoints(zc, MQTT_SERVICE, collector.names[MQTT_SERVICE], site)
+                broker = next((b for b in brokers if b.server == api.server), None)
+                settled = api.named or time.monotonic() - first_seen >= OPEN_GRACE_S
+                if settled and broker is not None:
+                    break
             time.sleep(0.1)
         browser.cancel()
     finally:
@@ -80,6 +110,6 @@ def discover(site: str, timeout_s: float = 5.0, interfaces: list[str] | None = N
         )
     broker_url = None
     if broker is not None:
-        host, port, props = broker
-        broker_url = f"{'mqtts' if props.get('tls') == '1' else 'mqtt'}://{host}:{port}"
-    return Discovered(api_url=f"http://{api[0]}:{api[1]}", broker_url=broker_url)
+        scheme = "mqtts" if broker.properties.get("tls") == "1" else "mqtt"
+        broker_url = f"{scheme}://{broker.host}:{broker.port}"
+    return Discovered(api_url=f"http://{api.host}:{api.port}", broker_url=broker_url)

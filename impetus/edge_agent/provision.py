@@ -187,11 +187,16 @@ def device_file_text(settings: dict[str, Any], sources: list[dict[str, Any]]) ->
     return "\n".join(lines) + "\n"
 
 
-def _broker_for_device(identity: dict[str, Any], aggregator_url: str, broker_url: str | None) -> str:
+def _broker_for_device(
+    identity: dict[str, Any], aggregator_url: str, broker_url: str | None, discovered: str | None
+) -> str:
+    """The technician's --broker, else the one enrolment names, else the advertised one."""
     if broker_url:
         return broker_url
     if identity.get("broker_url"):
         return str(identity["broker_url"])
+    if discovered:
+        return discovered
     host = urlsplit(aggregator_url).hostname or "127.0.0.1"
     return f"mqtts://{host}:8883"
 
@@ -205,6 +210,7 @@ def provision(
     root: Path = Path("/"),
     device_id: str | None = None,
     broker_url: str | None = None,
+    discovered_broker_url: str | None = None,
     sources: list[dict[str, Any]] | None = None,
     self_test: bool = True,
 ) -> Provisioned:
@@ -223,7 +229,7 @@ def provision(
     identity = enrol(aggregator_url, token, device_id, public_key_b64(key), loaded.name)
     if identity.get("site") != site:
         raise ProvisionError(f"the token was issued for site {identity.get('site')!r}, not {site!r}")
-    broker = _broker_for_device(identity, aggregator_url, broker_url)
+    broker = _broker_for_device(identity, aggregator_url, broker_url, discovered_broker_url)
     credentials = {"mqtt_username": identity["mqtt_username"], "mqtt_password": identity["mqtt_password"]}
     if identity.get("ca_cert"):
         (config_dir / "ca.crt").write_text(identity["ca_cert"], encoding="ascii")

@@ -57,6 +57,13 @@ def _token(token: str | None, token_file: Path | None) -> str:
 @click.option("--token-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
 @click.option("--aggregator", "aggregator_url", default=None, help="http://HOST:PORT; default: discovered.")
 @click.option("--broker", "broker_url", default=None, help="Override the broker URL the aggregator gives.")
+@click.option(
+    "--discover-interface",
+    "discover_interfaces",
+    multiple=True,
+    metavar="IPV4",
+    help="Look for the aggregator only through this address of this board (repeatable); default: all.",
+)
 @click.option("--device-id", default=None, help="Default: the host name.")
 @click.option(
     "--sources",
@@ -80,6 +87,7 @@ def provision_command(
     token_file: Path | None,
     aggregator_url: str | None,
     broker_url: str | None,
+    discover_interfaces: tuple[str, ...],
     device_id: str | None,
     sources_file: Path | None,
     root: Path,
@@ -91,11 +99,11 @@ def provision_command(
     from impetus.edge_agent.provision import ProvisionError, provision, read_sources_file
 
     secret = _token(token, token_file)
+    discovered_broker = None
     try:
         if aggregator_url is None:
-            found = discover(site)
-            aggregator_url = found.api_url
-            broker_url = broker_url or found.broker_url
+            found = discover(site, interfaces=list(discover_interfaces) or None)
+            aggregator_url, discovered_broker = found.api_url, found.broker_url
             click.echo(f"discovered aggregator {aggregator_url}, broker {found.broker_url or '-'}")
         sources = read_sources_file(sources_file) if sources_file else None
         result = provision(
@@ -106,6 +114,7 @@ def provision_command(
             root=root,
             device_id=device_id,
             broker_url=broker_url,
+            discovered_broker_url=discovered_broker,
             sources=sources,
             self_test=not no_self_test,
         )

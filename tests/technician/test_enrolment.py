@@ -111,3 +111,15 @@ def test_the_agent_discovers_the_aggregator_of_its_site_on_loopback() -> None:
         assert found.broker_url == "mqtts://127.0.0.1:18883"
         with pytest.raises(NotDiscovered, match="pass --aggregator"):
             discover("harbour", timeout_s=1.5, interfaces=["127.0.0.1"])
+
+
+def test_an_aggregator_that_names_no_site_serves_any_but_a_named_one_wins() -> None:
+    loopback = {"addresses": ["127.0.0.1"], "interfaces": ["127.0.0.1"], "tls": False}
+    with (
+        Advertiser(site=None, api_port=18090, broker_port=18893, instance="test-any", **loopback),
+        Advertiser(site="piazza", api_port=18091, broker_port=18894, instance="test-piazza", **loopback),
+    ):
+        assert discover("harbour", timeout_s=8, interfaces=["127.0.0.1"]).api_url == "http://127.0.0.1:18090"
+        found = discover("piazza", timeout_s=8, interfaces=["127.0.0.1"])
+        assert found.api_url == "http://127.0.0.1:18091"
+        assert found.broker_url == "mqtt://127.0.0.1:18894"
