@@ -22,6 +22,7 @@ from impetus.aggregator.api import create_app
 from impetus.aggregator.broker import EmbeddedBroker
 from impetus.aggregator.ingest import DEFAULT_CLIENT_ID, Ingest
 from impetus.aggregator.link_security import LinkSecurity, SecuredLink
+from impetus.aggregator.snapshots import SnapshotDesk
 from impetus.aggregator.soc import Soc, SocConfig, ensure_admin
 from impetus.aggregator.store import EventStore
 
@@ -75,6 +76,7 @@ class AggregatorService:
         self._broker: EmbeddedBroker | None = None
         self._store: EventStore | None = None
         self._ingest: Ingest | None = None
+        self._snapshots: SnapshotDesk | None = None
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self._api_port: int | None = None
@@ -108,6 +110,12 @@ class AggregatorService:
             raise RuntimeError("the aggregator is not started")
         return self._ingest
 
+    @property
+    def snapshots(self) -> SnapshotDesk:
+        if self._snapshots is None:
+            raise RuntimeError("the aggregator is not started")
+        return self._snapshots
+
     def start(self, timeout: float = 15.0) -> None:
         try:
             self._store = EventStore(self._db_path)
@@ -126,6 +134,15 @@ class AggregatorService:
             self._ingest.start(timeout)
             if self.link is not None:
                 self.link.attach(self._store, self._ingest)
+            self._snapshots = SnapshotDesk(
+                self._db_path,
+                self.broker_url,
+                store=self._store,
+                username=self.link.username if self.link else None,
+                password=self.link.password if self.link else None,
+                client_id=f"{self._client_id}-snapshots",
+            )
+            self._snapshots.start(timeout)
             self.soc = Soc.open(self._db_path, rules=self._operator.rules, site=self._operator.site)
             self.bootstrap_admin_key = ensure_admin(self.soc.alerts, self._operator.admin_key)
             self.soc.start(self._store, self._ingest, self._operator.webhooks, self._operator.sop_dir)
@@ -142,7 +159,10 @@ class AggregatorService:
         host, port = self._listen
         config = uvicorn.Config(
             create_app(
-                self.store, self.ingest, routers=self.link.routers() if self.link else (), soc=self.soc
+                self.store,
+                self.ingest,
+                routers=(*(self.link.routers() if self.link else ()), self.snapshots.router()),
+                soc=self.soc,
             ),
             host=host,
             port=port,
@@ -176,6 +196,8 @@ class AggregatorService:
         if self._server is not None and self._server_thread is not None:
             self._server.should_exit = True
             self._server_thread.join(10)
+        if self._snapshots is not None:
+            self._snapshots.stop()
         if self._ingest is not None:
             self._ingest.stop()
         if self.soc is not None:
@@ -191,6 +213,7 @@ class AggregatorService:
         self._server = None
         self._server_thread = None
         self._ingest = None
+        self._snapshots = None
         self._broker = None
         self._store = None
         self._api_port = None
