@@ -3,7 +3,9 @@
 The database is filled the fast way (events rows written straight into SQLite from one valid
 envelope, alerts through the alert store with links to their events), then the real API runs on
 uvicorn and is asked over HTTP with an operator's key: the default list, a status filter, a type
-filter and a later page, `--requests` times each. Goal: p99 <= 50 ms.
+filter, and a deep page (the last one of 20,000 alerts) reached by cursor (`before`, keyset
+paging) and, for comparison, by `offset`; `--requests` times each. Goal: p99 <= 50 ms for every
+query but the offset one, which is kept for compatibility and slows with depth.
 
     python benchmarks/api.py [--events 1000000] [--alerts 20000] [--requests 300]
 """
@@ -34,12 +36,22 @@ SITE = "bench"
 KEY = "imp_benchmark-key"
 GOAL_P99_MS = 50.0
 TYPES = ("crowd", "gunshot", "left_object", "tamper")
-QUERIES = {
-    "newest 100": {},
-    "status=new": {"status": "new"},
-    "type=gunshot": {"type": "gunshot"},
-    "page 50": {"limit": 100, "offset": 5000},
-}
+DEEP = 19_900
+"""Alerts in front of the deep page: with the default 20,000 alerts, the last page of 100."""
+OFFSET_QUERY = f"offset {DEEP}"
+
+
+def queries(newest_id: int) -> dict[str, dict[str, int | str]]:
+    """What the operator asks, by name; the deep pages start `DEEP` alerts below the newest."""
+    deep_cursor = max(1, newest_id - DEEP + 1)
+    return {
+        "newest 100": {},
+        "status=new": {"status": "new"},
+        "type=gunshot": {"type": "gunshot"},
+        f"cursor at {DEEP}": {"limit": 100, "before": deep_cursor},
+        f"gunshot, cursor {DEEP}": {"type": "gunshot", "limit": 100, "before": deep_cursor},
+        OFFSET_QUERY: {"limit": 100, "offset": DEEP},
+    }
 
 
 def fill(db_path: Path, events: int, alerts: int) -> None:
@@ -140,7 +152,8 @@ def main() -> None:
             AggregatorService(None, db_path, "127.0.0.1:0", operator=operator) as service,
             httpx.Client(base_url=service.api_url, headers={"Authorization": f"Bearer {KEY}"}) as http,
         ):
-            for name, params in QUERIES.items():
+            newest = http.get("/api/v1/alerts", params={"limit": 1}).json()["items"][0]["id"]
+            for name, params in queries(newest).items():
                 http.get("/api/v1/alerts", params=params).raise_for_status()  # warm the page cache
                 times = []
                 for _ in range(args.requests):
@@ -158,10 +171,10 @@ def main() -> None:
     print(f"{'GET /api/v1/alerts':20}{'p50 ms':>10}{'p99 ms':>10}{'items':>8}{'total':>8}")
     for name, row in results.items():
         print(f"{name:20}{row['p50_ms']:10.1f}{row['p99_ms']:10.1f}{row['items']:8}{row['total']:8}")
-    worst = max(row["p99_ms"] for row in results.values())
+    worst = max(row["p99_ms"] for name, row in results.items() if name != OFFSET_QUERY)
     print(
         f"goal p99 <= {GOAL_P99_MS:.0f} ms: {'met' if worst <= GOAL_P99_MS else 'NOT met'} "
-        f"(worst {worst:.1f} ms)"
+        f"(worst {worst:.1f} ms, {OFFSET_QUERY} not counted)"
     )
     RESULTS.mkdir(exist_ok=True)
     result = {

@@ -300,9 +300,14 @@ class AlertStore:
         site: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        before: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Newest first (by creation), filtered and paged."""
-        clauses, params = [], []
+        """Newest first (by creation), filtered and paged; `total` counts the filtered alerts.
+
+        `before` (keyset paging: only alerts with a smaller id) costs the same at any depth,
+        where `offset` reads and skips every row in front of the page."""
+        clauses: list[str] = []
+        params: list[Any] = []
         for column, value in (
             ("status", status),
             ("severity", severity),
@@ -315,6 +320,10 @@ class AlertStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         db = self._db()
         total = db.execute(f"SELECT count(*) FROM alerts {where}", params).fetchone()[0]
+        if before is not None:
+            clauses.append("id < ?")
+            params.append(before)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = db.execute(
             f"SELECT * FROM alerts {where} ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset]
         )
@@ -325,6 +334,17 @@ class AlertStore:
             "SELECT event_id, untrusted FROM alert_events WHERE alert_id = ? LIMIT ?", [alert_id, limit]
         )
         return [(row[0], bool(row[1])) for row in rows]
+
+    def evidence(self, alert_id: int) -> list[tuple[dict[str, Any], bool]]:
+        """The alert's stored events (envelope, untrusted as linked), oldest first: what
+        the correlator rebuilds an open alert's memory from after a restart. Reads the events
+        table the event store keeps in the same file."""
+        rows = self._db().execute(
+            "SELECT e.body, l.untrusted FROM alert_events AS l JOIN events AS e USING (event_id) "
+            "WHERE l.alert_id = ? ORDER BY e.ts",
+            [alert_id],
+        )
+        return [(json.loads(row[0]), bool(row[1])) for row in rows]
 
     def history(self, alert_id: int) -> list[dict[str, Any]]:
         rows = self._db().execute("SELECT * FROM alert_history WHERE alert_id = ? ORDER BY id", [alert_id])

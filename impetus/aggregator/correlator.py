@@ -40,6 +40,7 @@ from impetus.aggregator.localisation import (
     report_from_event,
 )
 from impetus.aggregator.shot_matching import group_reports
+from impetus.aggregator.store import EventStore
 from impetus.configfile import ConfigError, read_toml
 from impetus.protocol import format_ts, parse_event
 from impetus.protocol.envelope import GunshotEvent
@@ -52,6 +53,8 @@ LEVELS = "ABCDEF"
 MAX_SHOT_REPORTS = 96
 """Gunshot reports kept per alert for localisation: the latest burst, not a whole siege."""
 BATCH_MAX = 2000
+REPLAY_MAX = 100_000
+"""Recent tamper and crowd events read back per type at start-up to restore the time windows."""
 
 
 def load_sop(alert_type: str, directory: Path | None = None) -> list[str]:
@@ -146,7 +149,10 @@ class Correlator:
         rules: Rules,
         site_plan: SiteDescription | None = None,
         sop_dir: Path | None = None,
+        events: EventStore | None = None,
     ) -> None:
+        """With `events`, the recent tamper and crowd events are read back at start-up, so a
+        restart keeps the inhibition and escalation windows, not only the open alerts."""
         self._alerts = alerts
         self._rules = rules
         self._site = site_plan
@@ -170,6 +176,8 @@ class Correlator:
         self._idle = threading.Event()
         self._idle.set()
         self._load_open()
+        if events is not None:
+            self._replay_windows(events)
         alerts.add_listener(self._on_alert_change)
 
     # -- public ---------------------------------------------------------------------------------
@@ -241,6 +249,9 @@ class Correlator:
                 return
 
     def _load_open(self) -> None:
+        """Remember the open alerts as they were: each device's best confidence, the devices
+        marked untrusted and the gunshot reports come from the alert's stored events, so that
+        events after a restart join these alerts and corroborate them as before."""
         for alert in self._alerts.open_alerts():
             rule = self._rules.rule_for(alert["type"])
             group_by = rule.group_by if rule else ["site", "zone"]
@@ -254,11 +265,45 @@ class Correlator:
                 last_seen=_parse_ts(alert["last_seen"]),
                 severity=alert["severity"],
                 event_count=alert["event_count"],
-                confidence_by_device=dict.fromkeys(alert["devices"], alert["confidence"]),
                 test=alert["test"],
                 location=alert["location"],
             )
+            for item, untrusted in self._alerts.evidence(alert["id"]):
+                device = item["device_id"]
+                best = state.confidence_by_device.get(device, 0.0)
+                state.confidence_by_device[device] = max(best, item["confidence"])
+                if untrusted:
+                    state.untrusted_devices.add(device)
+                if item["type"] == "gunshot":
+                    self._add_shot(state, item)
+            state.relocate = False  # the stored location stands until a new report arrives
+            if not state.confidence_by_device:  # device-offline alerts have no events
+                state.confidence_by_device = dict.fromkeys(alert["devices"], alert["confidence"])
             self._open[_group(alert["type"], group_by, alert["site"], alert["zone"], alert["device"])] = state
+
+    def _replay_windows(self, events: EventStore) -> None:
+        """Tamper reports within the inhibition time, crowd events within the escalation windows
+        (dispersals, a sustained level), counted back from the newest stored event."""
+        newest = events.events(limit=1).items
+        if not newest:
+            return
+        end = _parse_ts(newest[0]["ts"])
+        tamper_since = end - timedelta(seconds=self._rules.inhibition.tamper_untrusted_s)
+        for item in events.events(event_type="tamper", since=tamper_since, limit=REPLAY_MAX).items:
+            self._tampered.setdefault((item["site"], item["device_id"]), _parse_ts(item["ts"]))
+        window = self._rules.grouping.window_s
+        horizon = max(
+            (
+                rule.within_s + window if isinstance(rule, FollowedByDispersal) else rule.for_s
+                for rule in self._rules.escalation
+            ),
+            default=0.0,
+        )
+        crowd = events.events(event_type="crowd", since=end - timedelta(seconds=horizon), limit=REPLAY_MAX)
+        for item in reversed(crowd.items):  # oldest first, as they happened
+            ts, payload = _parse_ts(item["ts"]), item.get("payload") or {}
+            self._note_dispersal(item, ts, payload)
+            self._track_level(item, ts, payload, None)
 
     def _on_alert_change(self, alert: dict[str, Any]) -> None:
         if alert["status"] not in OPEN_STATUSES:

@@ -89,7 +89,7 @@ class Soc:
         sop_dir: Path | None = None,
     ) -> None:
         """Run the correlator on what ingest stores, the watchdog on the devices, and the webhooks."""
-        self.correlator = Correlator(self.alerts, self.rules, self.site, sop_dir)
+        self.correlator = Correlator(self.alerts, self.rules, self.site, sop_dir, events=store)
         self.correlator.start()
         watchdog = self.rules.watchdog
         self.watchdog = DeviceWatchdog(

@@ -61,6 +61,24 @@ def test_alerts_list_newest_first_with_filters_and_paging(client, keys):
     assert "status" in refused.text
 
 
+def test_cursor_paging_walks_every_alert_once_and_ends_with_no_next(client, keys):
+    headers = as_(keys["operator"])
+    first = client.get("/api/v1/alerts", params={"limit": 1}, headers=headers).json()
+    assert [a["type"] for a in first["items"]] == ["crowd"]
+    assert first["next"] == first["items"][0]["id"]
+    second = client.get(
+        "/api/v1/alerts", params={"limit": 1, "before": first["next"]}, headers=headers
+    ).json()
+    assert [a["type"] for a in second["items"]] == ["gunshot"]
+    assert second["total"] == 2
+    last = client.get("/api/v1/alerts", params={"limit": 1, "before": second["next"]}, headers=headers).json()
+    assert last["items"] == []
+    assert last["next"] is None
+    whole = client.get("/api/v1/alerts", params={"limit": 5}, headers=headers).json()
+    assert len(whole["items"]) == 2
+    assert whole["next"] is None
+
+
 def test_alert_detail_carries_its_events_and_history(client, keys):
     [gunshot] = client.get(
         "/api/v1/alerts", params={"type": "gunshot"}, headers=as_(keys["privacy_officer"])
