@@ -8,6 +8,7 @@ import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from impetus.edge_agent.snapshot_responder import SnapshotResponder
 from impetus.privacy.audit import read_records, verify_chain
 from impetus.privacy.device_audit import audit_dir_for
 from impetus.privacy.effectiveness import independent_faces
+from impetus.privacy.retention import enforce, history
 
 PROFILE = 'name = "bench"\nboard = "test bench"\nhealth_interval_s = 1\n[detectors.tamper]\nmax_fps = 2\n'
 
@@ -162,3 +164,22 @@ def test_a_counting_only_device_refuses_and_says_why_and_audits_the_refusal(coun
 def test_a_request_for_an_unknown_device_is_not_found(counting_site: Site) -> None:
     response = counting_site.call("POST", "/api/v1/devices/cam-9/snapshots", "operator", json={})
     assert response.status_code == 404 and "cam-9" in response.json()["detail"]
+
+
+def test_retention_deletes_exactly_the_snapshots_requested_before_the_period(snapshot_site: Site) -> None:
+    site = snapshot_site
+    first = site.ask().json()["request_id"]
+    assert site.answer(first)["status"] == "sent"
+    assert site.call("GET", f"/api/v1/snapshots/{first}/image", "operator").status_code == 200
+    boundary = datetime.now(UTC)
+    time.sleep(0.05)
+    second = site.ask().json()["request_id"]
+    assert site.answer(second)["status"] == "sent"
+
+    run = enforce(site.service.store.path, 7, now=boundary + timedelta(days=7))
+    assert run.snapshots_deleted == 1
+    assert run.other_ids_sha256 == hashlib.sha256(f"snapshot:{first}".encode()).hexdigest()
+    assert site.call("GET", f"/api/v1/snapshots/{first}", "privacy_officer").status_code == 404
+    assert site.call("GET", f"/api/v1/snapshots/{first}/image", "operator").status_code == 404
+    assert site.call("GET", f"/api/v1/snapshots/{second}/image", "operator").status_code == 200
+    assert history(site.service.store.path)[-1]["snapshots_deleted"] == 1

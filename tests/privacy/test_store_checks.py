@@ -3,13 +3,19 @@ did; `check` finds stored events that break the policies in force and matches a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from impetus.aggregator.alert_lifecycle import close
+from impetus.aggregator.alerts_store import AlertStore, HistoryEntry
 from impetus.aggregator.store import EventStore, ValidMessage
 from impetus.privacy.audit import AuditLog
 from impetus.privacy.conformance import check
@@ -17,7 +23,7 @@ from impetus.privacy.device_audit import DeviceAudit
 from impetus.privacy.gate import PrivacyGate
 from impetus.privacy.policy import load_policy
 from impetus.privacy.retention import enforce, history
-from impetus.protocol import ClockQuality, EnvelopeBase, make_event
+from impetus.protocol import ClockQuality, EnvelopeBase, format_ts, make_event
 from impetus.protocol.payloads import CrowdPayload, HealthPayload, TamperPayload
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -140,3 +146,58 @@ def test_check_matches_stored_events_and_reported_heads_against_the_device_audit
     assert check(db, audit=tmp_path / "audit").audit["stored_not_in_audit"] == 1  # type: ignore[index]
     done = cli("verify", str(tmp_path / "audit"), "--db", str(db))
     assert done.returncode == 0 and json.loads(done.stdout)["reported_heads_checked"] == 1
+
+
+def new_alert(alerts: AlertStore, key: str, event_ids: list[str]) -> int:
+    fields = {
+        "key": key,
+        "site": "piazza",
+        "device": "cam-1",
+        "type": "tamper",
+        "title": "Camera covered",
+        "severity": "moderate",
+        "urgency": "expected",
+        "certainty": "likely",
+        "status": "new",
+        "first_seen": format_ts(NOW),
+        "last_seen": format_ts(NOW),
+        "event_count": len(event_ids),
+        "devices": ["cam-1"],
+        "confidence": 0.9,
+        "untrusted": False,
+        "test": False,
+        "sop": [],
+        "notes": [],
+    }
+    links = [(event_id, False) for event_id in event_ids]
+    return alerts.create(fields, links, HistoryEntry(actor="rules", action="created", to_status="new"))
+
+
+def test_retention_removes_closed_alerts_older_than_the_period_with_their_history_and_keeps_open_ones(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "aggregator.db"
+    tamper = event("tamper", timedelta(days=9))
+    store_with(db, [tamper])
+    alerts = AlertStore(db)
+    old_closed = new_alert(alerts, "old-closed", [tamper.event_id])
+    close(alerts, old_closed, "op-anna", "false_alarm", "a bird on the lens")
+    still_open = new_alert(alerts, "still-open", [tamper.event_id])
+    time.sleep(0.05)
+    boundary = datetime.now(UTC)
+    time.sleep(0.05)
+    recent_closed = new_alert(alerts, "recent-closed", [])
+    close(alerts, recent_closed, "op-anna", "resolved", "handled")
+
+    run = enforce(db, 7, now=boundary + timedelta(days=7))
+    assert (run.alerts_deleted, run.open_alerts_kept) == (1, 1)
+    assert alerts.alert(old_closed) is None and alerts.history(old_closed) == []
+    assert alerts.alert(still_open) is not None, "an open alert is still needed, whatever its age"
+    assert alerts.alert(recent_closed) is not None and alerts.history(recent_closed)
+    assert alerts.event_links(old_closed) == []
+    with sqlite3.connect(db) as conn, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM alert_history")
+    (logged,) = history(db)
+    assert (logged["alerts_deleted"], logged["open_alerts_kept"]) == (1, 1)
+    assert logged["other_ids_sha256"] == hashlib.sha256(b"alert:old-closed").hexdigest()
+    alerts.close()
