@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS devices (
     rotated_at TEXT,
     revoked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS device_seqs (
+    device_id TEXT PRIMARY KEY,
+    enrolled_at TEXT NOT NULL,
+    high INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS service_accounts (
     username TEXT PRIMARY KEY,
     password_hash TEXT NOT NULL
@@ -231,6 +236,36 @@ class DeviceRegistry:
         with self._lock:
             rows = self._db.execute("SELECT * FROM devices ORDER BY site, device_id").fetchall()
         return [_device(row) for row in rows]
+
+    # -- replay protection ----------------------------------------------------------------------
+
+    def last_seq(self, device_id: str, enrolled_at: str) -> int | None:
+        """The highest `seq` accepted from this enrolment of the device, as last saved."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT high FROM device_seqs WHERE device_id = ? AND enrolled_at = ?",
+                (device_id, enrolled_at),
+            ).fetchone()
+        return None if row is None else int(row["high"])
+
+    def save_last_seqs(self, highs: dict[str, tuple[str, int]]) -> None:
+        """device_id -> (enrolled_at, highest seq), in one transaction; a new enrolment replaces
+        the old count, an older save never lowers it."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO device_seqs (device_id, enrolled_at, high) VALUES (?, ?, ?) "
+                    "ON CONFLICT (device_id) DO UPDATE SET high = CASE "
+                    "WHEN device_seqs.enrolled_at = excluded.enrolled_at "
+                    "THEN max(device_seqs.high, excluded.high) ELSE excluded.high END, "
+                    "enrolled_at = excluded.enrolled_at",
+                    [(device_id, enrolled_at, high) for device_id, (enrolled_at, high) in highs.items()],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def service_password_hash(self, username: str = AGGREGATOR_USER) -> str | None:
         with self._lock:

@@ -12,6 +12,12 @@ Replays: a device stamps `seq` from its outbox, strictly increasing. The guard r
 `replay_window` seqs of each device with their event ids: the same (seq, event_id) again is a
 redelivery (the store deduplicates it); a seq seen with another event id, or older than the
 window, is a replay (except for `status`: the Last Will reserves its seq at connect time).
+
+The highest seq of each device's current enrolment is saved in the registry (SQLite) at most
+`SAVE_INTERVAL_S` after it was accepted, and when the aggregator stops; after a restart, anything
+older than the window below it is still a replay. Within the window a restart forgets which seqs
+were used, but a replay there is the same signed bytes, so the same event id, which the store
+keeps only once.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from impetus.protocol import ContractViolation, EnvelopeBase
 REJECTION_CODES = ("unknown_device", "bad_signature", "replayed_seq")
 DEFAULT_REPLAY_WINDOW = 4096
 REGISTRY_CACHE_S = 2.0
+SAVE_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,9 +56,10 @@ RejectionListener = Callable[[Rejection], None]
 
 
 class _SeqMemory:
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, enrolled_at: str, high: int) -> None:
         self.window = window
-        self.high = -1
+        self.enrolled_at = enrolled_at
+        self.high = high
         self.recent: OrderedDict[int, str] = OrderedDict()
 
     def check(self, seq: int, event_id: str, may_be_old: bool = False) -> str | None:
@@ -84,6 +92,8 @@ class LinkGuard:
         self.require_signatures = require_signatures
         self.replay_window = replay_window
         self._seqs: dict[str, _SeqMemory] = {}
+        self._unsaved: set[str] = set()
+        self._saved_at = time.monotonic()
         self._cache: dict[str, tuple[float, RegisteredDevice | None]] = {}
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -100,6 +110,25 @@ class LinkGuard:
         """Drop cached registry state (after a revocation or a new enrolment)."""
         self._cache.pop(device_id, None)
         self._seqs.pop(device_id, None)
+        with self._lock:
+            self._unsaved.discard(device_id)
+
+    def save(self) -> None:
+        """Write the newest accepted seqs to the registry (also done as messages arrive)."""
+        with self._lock:
+            devices, self._unsaved = self._unsaved, set()
+        self._saved_at = time.monotonic()
+        highs = {d: (m.enrolled_at, m.high) for d in devices if (m := self._seqs.get(d)) is not None}
+        if highs:
+            self.registry.save_last_seqs(highs)
+
+    def _memory(self, device: RegisteredDevice) -> _SeqMemory:
+        memory = self._seqs.get(device.device_id)
+        if memory is None:
+            saved = self.registry.last_seq(device.device_id, device.enrolled_at)
+            memory = _SeqMemory(self.replay_window, device.enrolled_at, -1 if saved is None else saved)
+            self._seqs[device.device_id] = memory
+        return memory
 
     def _device(self, device_id: str) -> RegisteredDevice | None:
         now = time.monotonic()
@@ -109,7 +138,7 @@ class LinkGuard:
         device = self.registry.device(device_id)
         before = cached[1] if cached is not None else None
         if before is not None and device is not None and device.enrolled_at != before.enrolled_at:
-            self._seqs.pop(device_id, None)  # a new enrolment starts a new seq count
+            self.forget(device_id)  # a new enrolment starts a new seq count
         self._cache[device_id] = (now, device)
         return device
 
@@ -154,10 +183,13 @@ class LinkGuard:
             with self._lock:
                 self._counts["verified"] += 1
             return
-        memory = self._seqs.setdefault(event.device_id, _SeqMemory(self.replay_window))
+        memory = self._memory(device)
         # The Last Will (`offline` status) reserves its seq when armed, so it may be old when sent.
         replay = memory.check(event.seq, event.event_id, may_be_old=event.type == "status")  # type: ignore[attr-defined]
         if replay is not None:
             raise self._reject("replayed_seq", event, replay)
         with self._lock:
             self._counts["verified"] += 1
+            self._unsaved.add(event.device_id)
+        if time.monotonic() - self._saved_at >= SAVE_INTERVAL_S:
+            self.save()

@@ -19,7 +19,7 @@ from impetus.aggregator.cyber_watch import CyberFinding, CyberWatch, FindingSink
 from impetus.aggregator.device_registry import DeviceRegistry
 from impetus.aggregator.enrolment_api import EnrolmentSettings, enrolment_router
 from impetus.aggregator.ingest import Ingest
-from impetus.aggregator.link_guard import LinkGuard
+from impetus.aggregator.link_guard import DEFAULT_REPLAY_WINDOW, LinkGuard
 from impetus.aggregator.store import EventStore
 
 
@@ -33,13 +33,18 @@ class LinkSecurity:
     ca_cert: Path | None = None
     device_broker_url: str | None = None
     broker_dir: Path | None = None  # from broker-config: rewritten and reloaded on every change
+    replay_window: int = DEFAULT_REPLAY_WINDOW
 
 
 class SecuredLink:
     def __init__(self, security: LinkSecurity) -> None:
         self.security = security
         self.registry = DeviceRegistry(security.registry_path)
-        self.guard = LinkGuard(self.registry, require_signatures=security.require_signatures)
+        self.guard = LinkGuard(
+            self.registry,
+            require_signatures=security.require_signatures,
+            replay_window=security.replay_window,
+        )
         self.username: str | None = None
         self.password: str | None = None
         if security.broker_secret is not None:
@@ -92,4 +97,5 @@ class SecuredLink:
         if self._ingest is not None:
             self._ingest.remove_listener(self.cyber.on_event)
             self._ingest = None
+        self.guard.save()
         self.registry.close()
