@@ -79,25 +79,60 @@ def run_command(config_path: Path, duration: float | None) -> None:
 
 
 @edge_cli.command("test-event")
-@click.option("--broker", "broker_url", required=True, help="mqtt://HOST:PORT")
-@click.option("--site", required=True)
-@click.option("--device-id", required=True)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A device file (from `impetus edge provision`): its broker, site, id, and credentials: the "
+    "device's account, the site CA for mqtts://, its signing key.",
+)
+@click.option("--broker", "broker_url", default=None, help="mqtt://HOST:PORT (default: the device file's)")
+@click.option("--site", default=None)
+@click.option("--device-id", default=None)
 @click.option("--type", "event_type", required=True, type=click.Choice(EVENT_TYPES))
 @click.option(
     "--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for the broker."
 )
-def test_event_command(broker_url: str, site: str, device_id: str, event_type: str, timeout: float) -> None:
-    """Publish one valid event marked `test: true` and print its event id once the broker has it."""
+def test_event_command(
+    config_path: Path | None,
+    broker_url: str | None,
+    site: str | None,
+    device_id: str | None,
+    event_type: str,
+    timeout: float,
+) -> None:
+    """Publish one valid event marked `test: true` and print its event id once the broker has it.
+
+    Give --config for a provisioned device, or --broker, --site and --device-id for an open broker."""
+    from impetus.edge_agent.config import load_agent_config
     from impetus.edge_agent.test_event import BrokerUnreachable, send_test_event
 
-    broker = _broker(broker_url)
+    config = None
+    if config_path is not None:
+        try:
+            config = load_agent_config(config_path)
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+    broker = _broker(broker_url) if broker_url else config.broker if config else None
+    site = site or (config.site if config else None)
+    device_id = device_id or (config.device_id if config else None)
+    if broker is None or site is None or device_id is None:
+        raise click.UsageError(
+            "give --config FILE (a provisioned device) or --broker, --site and --device-id"
+        )
     try:
-        event = send_test_event(
-            broker, _name("site", site), _name("device_id", device_id), event_type, timeout
+        sent = send_test_event(
+            broker,
+            _name("site", site),
+            _name("device_id", device_id),
+            event_type,
+            timeout,
+            credentials=config.credentials if config else None,
         )
     except BrokerUnreachable as error:
         raise click.ClickException(str(error)) from None
-    click.echo(event.event_id)
+    click.echo(sent.event.event_id)
 
 
 @edge_cli.command("analyse")

@@ -30,10 +30,8 @@ from impetus.edge_agent.agent import detector_context
 from impetus.edge_agent.clock import SystemClock
 from impetus.edge_agent.config import AgentConfig
 from impetus.edge_agent.health import cpu_temperature_c, throttled
-from impetus.edge_agent.publisher import make_client
 from impetus.edge_agent.sources.base import AudioBlock, Sample, VideoFrame
-from impetus.edge_agent.test_event import build_test_event
-from impetus.protocol.topics import topic_for
+from impetus.edge_agent.test_event import BrokerUnreachable, send_test_event
 
 Status = Literal["pass", "warn", "fail", "skip"]
 CLOCK_WARN_MS = 2.0
@@ -129,39 +127,14 @@ def _detector_checks(config: AgentConfig, samples: dict[str, Sample]) -> list[Ch
 
 def broker_round_trip(config: AgentConfig, timeout_s: float = 5.0) -> Check:
     """Publish one signed test event with QoS 1 and time the broker's acknowledgement."""
-    client = make_client(f"{config.device_id}-doctor", config.broker, config.credentials)
-    answered = threading.Event()
-    outcome: dict[str, object] = {}
-
-    def on_connect(c: object, userdata: object, flags: object, reason: object, props: object) -> None:
-        outcome["reason"] = reason
-        answered.set()
-
-    client.on_connect = on_connect
     name = f"broker {config.broker.url}"
     try:
-        client.connect(config.broker.host, config.broker.port, keepalive=30)
-    except (OSError, ValueError) as error:
-        return Check(name, "fail", f"cannot reach it: {error}")
-    client.loop_start()
-    try:
-        if not answered.wait(timeout_s):
-            return Check(name, "fail", f"no answer within {timeout_s:g} s")
-        reason = outcome["reason"]
-        if reason.is_failure:  # type: ignore[attr-defined]
-            return Check(name, "fail", f"refused the connection: {reason} (credentials revoked or wrong?)")
-        event = build_test_event(config.site, config.device_id, "health")
-        if config.credentials is not None and config.credentials.signer is not None:
-            event = config.credentials.signer.sign(event)
-        started = time.perf_counter()
-        info = client.publish(topic_for(config.site, config.device_id, "health"), event.to_bytes(), qos=1)
-        info.wait_for_publish(timeout_s)
-        if not info.is_published():
-            return Check(name, "fail", f"no acknowledgement within {timeout_s:g} s")
-        return Check(name, "pass", f"round trip {(time.perf_counter() - started) * 1000:.1f} ms")
-    finally:
-        client.disconnect()
-        client.loop_stop()
+        sent = send_test_event(
+            config.broker, config.site, config.device_id, "health", timeout_s, config.credentials
+        )
+    except BrokerUnreachable as error:
+        return Check(name, "fail", str(error))
+    return Check(name, "pass", f"round trip {sent.ack_ms:.1f} ms")
 
 
 def clock_check() -> Check:

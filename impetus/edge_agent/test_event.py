@@ -4,13 +4,16 @@ to check the path from a device to the SOC end to end.
 It uses its own MQTT client id (`<device>-test-<random>`) so it never knocks the real agent of
 that device off the broker, and waits for the broker's PUBACK before reporting success.
 
->>> event = send_test_event(BrokerAddress.parse("mqtt://127.0.0.1:1883"), "piazza", "pole-1", "gunshot")
+>>> sent = send_test_event(BrokerAddress.parse("mqtt://127.0.0.1:1883"), "piazza", "pole-1", "gunshot")
+>>> sent.event.event_id, sent.ack_ms
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +23,7 @@ from pydantic import BaseModel
 from impetus import __version__
 from impetus.edge_agent.broker import BrokerAddress
 from impetus.edge_agent.clock import SystemClock
+from impetus.edge_agent.credentials import DeviceCredentials
 from impetus.edge_agent.publisher import make_client
 from impetus.privacy.gate import PrivacyGate
 from impetus.privacy.policy import load_policy
@@ -87,12 +91,29 @@ def build_test_event(site: str, device_id: str, event_type: str) -> EnvelopeBase
     return gate.admit(event)
 
 
+@dataclass(frozen=True)
+class SentTestEvent:
+    event: EnvelopeBase
+    ack_ms: float  # from publish to the broker's PUBACK
+
+
 def send_test_event(
-    broker: BrokerAddress, site: str, device_id: str, event_type: str, timeout_s: float = 10.0
-) -> EnvelopeBase:
-    """Publish one test event with QoS 1 and return it once the broker has acknowledged it."""
+    broker: BrokerAddress,
+    site: str,
+    device_id: str,
+    event_type: str,
+    timeout_s: float = 10.0,
+    credentials: DeviceCredentials | None = None,
+) -> SentTestEvent:
+    """Publish one test event with QoS 1 and return it once the broker has acknowledged it.
+
+    With `credentials` (a provisioned device) it logs in with the device's account, trusts only the
+    site CA for `mqtts://`, and signs the event with the device's key, as the agent does.
+    """
     event = build_test_event(site, device_id, event_type)
-    client = make_client(f"{device_id}-test-{secrets.token_hex(3)}", broker)
+    if credentials is not None and credentials.signer is not None:
+        event = credentials.signer.sign(event)
+    client = make_client(f"{device_id}-test-{secrets.token_hex(3)}", broker, credentials)
     answered = threading.Event()
     outcome: dict[str, Any] = {}
 
@@ -103,19 +124,23 @@ def send_test_event(
     client.on_connect = on_connect
     try:
         client.connect(broker.host, broker.port, keepalive=30)
-    except OSError as error:
+    except (OSError, ValueError) as error:
         raise BrokerUnreachable(f"cannot reach the broker at {broker.url}: {error}") from None
     client.loop_start()
     try:
         if not answered.wait(timeout_s):
             raise BrokerUnreachable(f"the broker at {broker.url} did not answer within {timeout_s:g} s")
         if outcome["reason"].is_failure:
-            raise BrokerUnreachable(f"the broker at {broker.url} refused the connection: {outcome['reason']}")
+            raise BrokerUnreachable(
+                f"the broker at {broker.url} refused the connection: {outcome['reason']} "
+                "(credentials revoked or wrong?)"
+            )
+        started = time.perf_counter()
         info = client.publish(topic_for(site, device_id, event_type), event.to_bytes(), qos=1)
         info.wait_for_publish(timeout_s)
         if not info.is_published():
             raise BrokerUnreachable(f"the broker at {broker.url} did not acknowledge within {timeout_s:g} s")
+        return SentTestEvent(event, (time.perf_counter() - started) * 1000)
     finally:
         client.disconnect()
         client.loop_stop()
-    return event

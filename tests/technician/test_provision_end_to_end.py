@@ -192,6 +192,34 @@ def test_rotated_credentials_work_and_the_old_password_no_longer_does(soc: Soc, 
     assert old.status == "fail" and "refused" in old.detail
 
 
+def test_a_test_event_from_the_device_file_is_signed_and_reaches_the_store_over_tls(
+    soc: Soc, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    code, output = provision(soc, root, sensor_recordings(tmp_path / "media"), soc.token())
+    assert code == 0, output
+    device_file = str(root / "etc/impetus/device.toml")
+    sent = CliRunner().invoke(edge_cli, ["test-event", "--config", device_file, "--type", "gunshot"])
+    assert sent.exit_code == 0, sent.output
+    event_id = sent.output.strip().splitlines()[-1]
+    deadline = time.monotonic() + 10
+    while soc.service.store.event(event_id) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stored = soc.service.store.event(event_id)
+    assert stored is not None and stored["test"] is True and stored["sig"]
+    assert soc.service.link is not None and soc.service.link.guard.counters()["bad_signature"] == 0
+
+    anonymous = CliRunner().invoke(
+        edge_cli,
+        [
+            "test-event", "--broker", f"mqtts://127.0.0.1:{soc.tls_port}", "--site", "piazza",
+            "--device-id", "pole-7", "--type", "gunshot", "--timeout", "3",
+        ],
+    )  # fmt: skip
+    assert anonymous.exit_code != 0  # no site CA, no account: the secured broker is out of reach
+    assert "certificate verify failed" in anonymous.output, anonymous.output
+
+
 def test_a_used_or_expired_token_is_refused_with_a_clear_message(soc: Soc, tmp_path: Path) -> None:
     sources = sensor_recordings(tmp_path / "media")
     token = soc.token()
