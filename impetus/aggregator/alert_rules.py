@@ -48,6 +48,9 @@ class Inhibition(_Strict):
 class Watchdog(_Strict):
     offline_after_s: Annotated[float, Field(gt=0.0)] = 90.0
     check_every_s: Annotated[float, Field(gt=0.0)] = 5.0
+    # A device that stopped cleanly (its own `offline` status, reason `shutdown`) raises a minor
+    # device-offline alert only if it is still away after this long; 0: never.
+    stopped_after_s: Annotated[float, Field(ge=0.0)] = 3600.0
 
 
 class TypeRule(_Strict):

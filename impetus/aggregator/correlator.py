@@ -129,11 +129,13 @@ class _Dispersal:
 
 @dataclass(frozen=True)
 class DeviceSilent:
-    """From the watchdog: `device` has not been heard from since `last_seen`."""
+    """From the watchdog: `device` has not been heard from since `last_seen`; `stopped`: it said
+    goodbye itself (a planned stop, still away after `watchdog.stopped_after_s`)."""
 
     site: str
     device: str
     last_seen: datetime
+    stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -519,8 +521,12 @@ class Correlator:
             item.device,
             item.last_seen,
             item.last_seen,
-            rule.severity,
+            "minor" if item.stopped else rule.severity,
         )
+        if item.stopped:
+            state.history.append(
+                HistoryEntry(SYSTEM, "note", note="the device stopped cleanly and has not come back")
+            )
         state.confidence_by_device[item.device] = 1.0
         state.test = False
         state.event_count = 0

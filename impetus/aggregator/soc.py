@@ -97,6 +97,7 @@ class Soc:
             self.correlator,
             offline_after_s=watchdog.offline_after_s,
             check_every_s=watchdog.check_every_s,
+            stopped_after_s=watchdog.stopped_after_s,
             on_device_change=self._publish_device,
         )
         self.watchdog.start()

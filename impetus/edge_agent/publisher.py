@@ -113,9 +113,13 @@ class Publisher:
 
     # -- status -------------------------------------------------------------------------------
 
-    def _status(self, state: str, seq: int = 0) -> EnvelopeBase:
+    def _status(self, state: str, seq: int = 0, reason: str | None = None) -> EnvelopeBase:
+        rule = self.gate.policy.types.get("status")
+        if rule is None or "reason" not in rule.fields:
+            reason = None  # a policy older than `reason`: the device still says offline, without why
         payload = StatusPayload(
             state=state,  # type: ignore[arg-type]
+            reason=reason,  # type: ignore[arg-type]
             agent_version=__version__,
             profile=self.identity.profile,
             capabilities=list(self.identity.capabilities),
@@ -135,7 +139,7 @@ class Publisher:
 
     def _arm_will(self) -> None:
         """A fresh `offline` will (own event id and seq) for the next connection."""
-        self._will = self._status("offline", seq=self.outbox.next_seq())
+        self._will = self._status("offline", seq=self.outbox.next_seq(), reason="connection_lost")
         if self._signer is not None:
             self._will = self._signer.sign(self._will)
         self._client.will_set(
@@ -276,9 +280,14 @@ class Publisher:
         self._thread.join()
         self._thread = None
         if self._connected.is_set() and self._will is not None:
+            # Said by the device itself (not its Last Will): the aggregator tells a planned stop
+            # from a device that vanished.
+            farewell = self._status("offline", seq=self.outbox.next_seq(), reason="shutdown")
+            if self._signer is not None:
+                farewell = self._signer.sign(farewell)
             goodbye = self._client.publish(
                 status_topic(self.identity.site, self.identity.device_id),
-                self._will.to_bytes(),
+                farewell.to_bytes(),
                 qos=1,
                 retain=True,
             )

@@ -148,6 +148,10 @@ class StatusPayload(Strict):
     agent_version: ShortText
     profile: Name | None = None
     capabilities: list[Name] = Field(default_factory=list, max_length=32)
+    # Why an `offline` status: `shutdown` when the agent stopped cleanly and said so itself,
+    # `connection_lost` in its Last Will (the broker publishes it when the device vanishes).
+    # The watchdog alerts on the second, not on a planned stop.
+    reason: Literal["shutdown", "connection_lost"] | None = None
 
 
 PAYLOADS: dict[str, type[Strict]] = {

@@ -17,8 +17,12 @@ function healthSummary(health) {
 }
 
 // "silent": the device says it is online but the watchdog has not heard from it within its timeout.
+// "stopped": its last word was its own goodbye (a planned stop, which raises no alert); a device
+// that vanished stays "offline" (its Last Will spoke for it).
 export function deviceState(device) {
-  return device.state === "online" && device.silent ? "silent" : device.state;
+  if (device.state === "online" && device.silent) return "silent";
+  const stopped = device.stopped ?? device.last_status?.payload?.reason === "shutdown";
+  return device.state === "offline" && stopped ? "stopped" : device.state;
 }
 
 export function deviceKey(device) {
