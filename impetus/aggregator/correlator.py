@@ -20,19 +20,21 @@ Timestamps are the devices' (event `ts`), so a replayed or delayed batch correla
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import queue
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from impetus.aggregator.alert_rules import FollowedByDispersal, Rules, SustainedLevel, more_severe
 from impetus.aggregator.alerts_store import OPEN_STATUSES, AlertStore, HistoryEntry, now_ts
+from impetus.aggregator.cyber_watch import CyberFinding
 from impetus.aggregator.localisation import (
     Localisation,
     LocalisationInputError,
@@ -158,7 +160,7 @@ class Correlator:
         self._alerts = alerts
         self._rules = rules
         self._site = site_plan
-        self._queue: queue.SimpleQueue[dict[str, Any] | DeviceSilent | DeviceBack | None] = (
+        self._queue: queue.SimpleQueue[dict[str, Any] | DeviceSilent | DeviceBack | CyberFinding | None] = (
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
@@ -184,7 +186,7 @@ class Correlator:
 
     # -- public ---------------------------------------------------------------------------------
 
-    def submit(self, item: dict[str, Any] | DeviceSilent | DeviceBack) -> None:
+    def submit(self, item: dict[str, Any] | DeviceSilent | DeviceBack | CyberFinding) -> None:
         """Ingest's listener: queue the event for the correlator thread and return at once."""
         self._idle.clear()
         self._queue.put(item)
@@ -203,7 +205,7 @@ class Correlator:
         """True once everything submitted so far is processed (tests, the demo's summary)."""
         return self._idle.wait(timeout)
 
-    def process(self, items: list[dict[str, Any] | DeviceSilent | DeviceBack]) -> None:
+    def process(self, items: list[dict[str, Any] | DeviceSilent | DeviceBack | CyberFinding]) -> None:
         """Correlate one batch and write its alert changes in one transaction."""
         silences = self._alerts.silences(active_at=None)
         touched: list[_Open] = []
@@ -213,6 +215,8 @@ class Correlator:
             elif isinstance(item, DeviceBack):
                 self._device_back(item)
                 continue
+            elif isinstance(item, CyberFinding):
+                state = self._cyber(item, silences)
             else:
                 state = self._event(item, silences)
             if state is not None and state not in touched:
@@ -227,7 +231,7 @@ class Correlator:
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            batch: list[dict[str, Any] | DeviceSilent | DeviceBack] = []
+            batch: list[dict[str, Any] | DeviceSilent | DeviceBack | CyberFinding] = []
             stopping = item is None
             if item is not None:
                 batch.append(item)
@@ -532,6 +536,33 @@ class Correlator:
         state.event_count = 0
         state.dirty = True
         self._open[key] = state
+        return state
+
+    # -- the link's cyber findings ------------------------------------------------------------------
+
+    def _cyber(self, finding: CyberFinding, silences: list[dict[str, Any]]) -> _Open | None:
+        """An attack on the device link seen by the cyber watch: silenced, grouped and deduplicated
+        like any event, its evidence in the alert's history."""
+        rule = self._rules.rule_for("cyber")
+        if rule is None or not rule.alert:
+            return None
+        site, device, ts = finding.site, finding.device_id, datetime.fromtimestamp(finding.at, UTC)
+        if _silenced(silences, site, None, device, "cyber", format_ts(ts)):
+            self.counters["silenced"] += 1
+            return None
+        key = _group("cyber", rule.group_by, site, None, device)
+        state = self._join_or_open(key, "cyber", site, None, device, ts, rule.severity)
+        state.last_seen = max(state.last_seen, ts)
+        if state.event_count == 0:  # a new alert starts at the finding's severity
+            state.severity = more_severe(finding.severity, state.severity)
+        else:
+            state.escalate(finding.severity, finding.kind, finding.summary)
+        state.event_count += 1
+        state.confidence_by_device[device] = 1.0
+        state.test = False
+        evidence = json.dumps(finding.evidence, sort_keys=True, default=str)
+        state.history.append(HistoryEntry(SYSTEM, "note", note=f"{finding.summary}. Evidence: {evidence}"))
+        state.dirty = True
         return state
 
     def _device_back(self, item: DeviceBack) -> None:

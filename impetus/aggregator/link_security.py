@@ -11,10 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from impetus.aggregator.alerts_store import AlertStore
 from impetus.aggregator.auth import READ
 from impetus.aggregator.broker_config import read_secret, refresh_access
-from impetus.aggregator.cyber_alerts import cyber_alert_sink
+from impetus.aggregator.correlator import Correlator
 from impetus.aggregator.cyber_watch import CyberFinding, CyberWatch, FindingSink, store_last_seen
 from impetus.aggregator.device_registry import DeviceRegistry
 from impetus.aggregator.enrolment_api import EnrolmentSettings, enrolment_router
@@ -62,9 +61,10 @@ class SecuredLink:
         for sink in list(self.finding_sinks):
             sink(finding)
 
-    def raise_alerts(self, alerts: AlertStore) -> None:
-        """Each finding also becomes a `cyber` alert in the operator queue."""
-        self.finding_sinks.append(cyber_alert_sink(alerts))
+    def raise_alerts(self, correlator: Correlator) -> None:
+        """Findings go to the correlator like events: `cyber` alerts in the operator queue, under
+        the same silences, grouping and deduplication as every other alert."""
+        self.finding_sinks.append(correlator.submit)
 
     def attach(self, store: EventStore, ingest: Ingest) -> None:
         """Watch what ingest stores (rates, tamper then silence) once both are running."""

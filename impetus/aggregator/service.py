@@ -146,8 +146,8 @@ class AggregatorService:
             self.soc = Soc.open(self._db_path, rules=self._operator.rules, site=self._operator.site)
             self.bootstrap_admin_key = ensure_admin(self.soc.alerts, self._operator.admin_key)
             self.soc.start(self._store, self._ingest, self._operator.webhooks, self._operator.sop_dir)
-            if self.link is not None:
-                self.link.raise_alerts(self.soc.alerts)
+            if self.link is not None and self.soc.correlator is not None:
+                self.link.raise_alerts(self.soc.correlator)
             self._start_api(timeout)
             if self._advertising is not None:
                 self._advertise(self._advertising)

@@ -4,15 +4,19 @@ signatures or replays, unknown devices, a device far above its rate, silence aft
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from test_signed_events import Site, tamper
 
+from impetus.aggregator.alert_rules import load_rules
 from impetus.aggregator.alerts_store import AlertStore
-from impetus.aggregator.cyber_alerts import cyber_alert_sink
+from impetus.aggregator.correlator import Correlator
 from impetus.aggregator.cyber_watch import CyberFinding, CyberThresholds, CyberWatch
 from impetus.aggregator.link_guard import Rejection
 from impetus.aggregator.mosquitto import MosquittoProcess
+from impetus.protocol import format_ts
 
 
 class Clock:
@@ -102,13 +106,36 @@ def test_a_device_silent_after_a_tamper_event_is_reported_and_a_talking_one_is_n
     assert cyber.findings[0].evidence["tamper_kind"] == "enclosure_opened"
 
 
-def test_a_finding_becomes_a_cyber_alert_with_its_evidence_and_checklist(tmp_path: Path) -> None:
+def correlated(
+    tmp_path: Path, findings: list[CyberFinding], silence: dict[str, Any] | None = None
+) -> AlertStore:
+    """The findings through the operator queue's correlator (default rules), as serve wires it."""
     alerts = AlertStore(tmp_path / "alerts.db")
+    if silence is not None:
+        alerts.add_silence(silence)
+    correlator = Correlator(alerts, load_rules())
+    correlator.start()
     try:
-        clock = Clock()
-        cyber = CyberWatch(cyber_alert_sink(alerts), thresholds=CyberThresholds(replays=2), clock=clock)
-        for seq in (3, 4):
-            cyber.on_rejection(Rejection("replayed_seq", "pole-a", "piazza", f"seq {seq} reused", clock.now))
+        for finding in findings:
+            correlator.submit(finding)
+        assert correlator.wait_idle(10)
+    finally:
+        correlator.stop()
+    return alerts
+
+
+def finding(kind: str, device: str, at: float, severity: str = "severe") -> CyberFinding:
+    return CyberFinding(kind, "piazza", device, severity, f"{kind} from {device}", {"seqs": [3, 4]}, at)  # type: ignore[arg-type]
+
+
+def test_a_finding_becomes_a_cyber_alert_with_its_evidence_and_checklist(tmp_path: Path) -> None:
+    clock = Clock()
+    findings: list[CyberFinding] = []
+    cyber = CyberWatch(findings.append, thresholds=CyberThresholds(replays=2), clock=clock)
+    for seq in (3, 4):
+        cyber.on_rejection(Rejection("replayed_seq", "pole-a", "piazza", f"seq {seq} reused", clock.now))
+    alerts = correlated(tmp_path, findings)
+    try:
         items, total = alerts.page(alert_type="cyber")
         assert total == 1
         alert = items[0]
@@ -118,8 +145,46 @@ def test_a_finding_becomes_a_cyber_alert_with_its_evidence_and_checklist(tmp_pat
             "severe",
             "new",
         )
-        assert alert["title"] == "Replayed events at piazza/pole-a"
-        assert "seq 4 reused" in alert["notes"][0]["text"]
+        assert alert["title"] == "Attack on the device link at piazza/pole-a"
+        assert any("seq 4 reused" in (entry["note"] or "") for entry in alerts.history(alert["id"]))
         assert any("revoke" in step["text"] for step in alert["sop"])
+    finally:
+        alerts.close()
+
+
+def test_findings_on_one_device_within_the_grouping_window_are_one_alert(tmp_path: Path) -> None:
+    at = 1_000_000.0
+    alerts = correlated(
+        tmp_path,
+        [
+            finding("unknown_device", "pole-a", at, severity="moderate"),
+            finding("signature_failures", "pole-a", at + 30),
+            finding("replays", "pole-b", at + 40),
+            finding("replays", "pole-a", at + 3600),  # long after: a new incident
+        ],
+    )
+    try:
+        items, total = alerts.page(alert_type="cyber")
+        assert total == 3
+        by_device = sorted((a["device"], a["event_count"], a["severity"]) for a in items)
+        assert by_device == [("pole-a", 1, "severe"), ("pole-a", 2, "severe"), ("pole-b", 1, "severe")]
+        grouped = next(a for a in items if a["event_count"] == 2)
+        assert [e["action"] for e in alerts.history(grouped["id"])].count("escalated") == 1
+    finally:
+        alerts.close()
+
+
+def test_a_silence_on_a_device_holds_back_its_cyber_alerts_too(tmp_path: Path) -> None:
+    at = 1_000_000.0
+    window = {"starts_at": format_ts(datetime.fromtimestamp(at - 60, UTC))}
+    window["ends_at"] = format_ts(datetime.fromtimestamp(at + 60, UTC))
+    silence = {"site": "piazza", "zone": None, "device": "pole-a", "type": None, **window}
+    silence |= {"author": "tech", "comment": "re-flashing pole-a"}
+    alerts = correlated(
+        tmp_path, [finding("signature_failures", "pole-a", at), finding("replays", "pole-b", at)], silence
+    )
+    try:
+        items, total = alerts.page(alert_type="cyber")
+        assert total == 1 and items[0]["device"] == "pole-b"
     finally:
         alerts.close()

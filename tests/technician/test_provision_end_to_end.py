@@ -257,7 +257,8 @@ def test_forged_events_over_the_secured_link_become_a_cyber_alert_for_the_operat
     while alerts.page(alert_type="cyber")[1] == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     items, total = alerts.page(alert_type="cyber")
-    assert total == 1 and items[0]["device"] == "pole-7" and items[0]["title"].startswith("Forged events")
+    assert total == 1 and items[0]["device"] == "pole-7" and items[0]["severity"] == "severe"
+    assert any("signature" in (entry["note"] or "") for entry in alerts.history(items[0]["id"]))
     assert soc.service.store.event_count() == 0  # nothing forged reached the event store
     findings_url = f"{soc.service.api_url}/api/v1/cyber/findings"
     assert httpx.get(findings_url).status_code == 401
