@@ -1,6 +1,8 @@
 """The cost of securing the device link: Ed25519 signing on the device (per envelope, including
 re-reading the outbox row), verification at ingest (the whole `LinkGuard` check: registry lookup,
-signature, seq memory), and ingest throughput through mosquitto with and without the guard.
+signature, seq memory) over the bytes as received, as ingest does, and over the canonical form
+rebuilt from the parsed event (what a non-canonical sender costs), the bare Ed25519 verify, and
+ingest throughput through mosquitto with and without the guard.
 
     python benchmarks/link_security.py [--messages 5000]
 """
@@ -8,6 +10,7 @@ signature, seq memory), and ingest throughput through mosquitto with and without
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import platform
@@ -100,10 +103,15 @@ def main() -> None:
         sign_us = per_item_us(signer.sign, events)
         sign_row_us = per_item_us(signer.sign_payload, unsigned_rows)
         signed = [signer.sign(e) for e in events]
-        verify_us = per_item_us(
+        signed_rows = [e.to_bytes() for e in signed]
+        guard = LinkGuard(registry, require_signatures=True, replay_window=len(signed) + 1)
+        verify_us = per_item_us(lambda pair: guard(*pair), list(zip(signed, signed_rows, strict=True)))
+        rebuilt_us = per_item_us(
             LinkGuard(registry, require_signatures=True, replay_window=len(signed) + 1), signed
         )
-        signed_rows = [e.to_bytes() for e in signed]
+        public_key = key.public_key()
+        bare = [(base64.b64decode(e.sig or ""), e.signing_bytes()) for e in signed]
+        ed25519_us = per_item_us(lambda pair: public_key.verify(*pair), bare)
         plain = [ingest_rate(work / f"plain{i}", unsigned_rows, None) for i in range(2)]
         guarded = [
             ingest_rate(
@@ -118,6 +126,8 @@ def main() -> None:
         "sign, per envelope (us)": sign_us,
         "sign outbox row (us)": sign_row_us,
         "verify at ingest (us)": verify_us,
+        "verify, form rebuilt (us)": rebuilt_us,
+        "bare Ed25519 verify (us)": ed25519_us,
         "ingest unsigned (msg/s)": statistics.median(plain),
         "ingest signed+verified (msg/s)": statistics.median(guarded),
     }
@@ -132,6 +142,8 @@ def main() -> None:
         "sign_us": round(sign_us, 1),
         "sign_outbox_row_us": round(sign_row_us, 1),
         "verify_us": round(verify_us, 1),
+        "verify_rebuilt_us": round(rebuilt_us, 1),
+        "ed25519_verify_us": round(ed25519_us, 1),
         "ingest_unsigned_msg_s": round(statistics.median(plain)),
         "ingest_signed_verified_msg_s": round(statistics.median(guarded)),
     }

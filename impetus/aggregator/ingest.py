@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CLIENT_ID = "impetus-aggregator"
 EventListener = Callable[[dict[str, Any]], None]
-# Checks who sent a parsed message (impetus.aggregator.link_guard); raises ContractViolation.
-SenderCheck = Callable[[EnvelopeBase], None]
+# Checks who sent a parsed message, given its bytes as received (impetus.aggregator.link_guard);
+# raises ContractViolation.
+SenderCheck = Callable[[EnvelopeBase, bytes], None]
 
 
 class IngestError(RuntimeError):
@@ -257,7 +258,7 @@ class Ingest:
         try:
             event = parse_message(topic, message.payload)
             if self._sender_check is not None:
-                self._sender_check(event)
+                self._sender_check(event, message.payload)
             item = ValidMessage(event, topic, received_at)
         except ContractViolation as violation:
             item = DeadLetter(topic, violation.code, violation.reason, message.payload, received_at)

@@ -21,6 +21,7 @@ from impetus.aggregator.mosquitto import MosquittoProcess
 from impetus.aggregator.store import EventStore
 from impetus.edge_agent.credentials import EventSigner
 from impetus.protocol import ClockQuality, EnvelopeBase, PrivacyStamp, make_event, topic_for
+from impetus.protocol.canonical import canonical_json
 
 SITE = "piazza"
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -104,6 +105,21 @@ def test_an_altered_event_is_rejected_as_bad_signature(site: Site) -> None:
     assert site.store.event_count() == 0
     assert site.dead_letter_codes() == ["bad_signature", "bad_signature"]
     assert site.guard.counters()["bad_signature"] == 2
+
+
+def test_an_event_altered_and_reencoded_canonically_is_rejected_too(site: Site) -> None:
+    signed = json.loads(site.signer.sign(tamper("pole-a", 1)).to_bytes())
+    signed["payload"]["kind"] = "moved"
+    site.send(canonical_json(signed))
+    assert site.store.event_count() == 0
+    assert site.dead_letter_codes() == ["bad_signature"]
+
+
+def test_a_signed_event_sent_with_other_whitespace_is_verified_over_its_canonical_form(site: Site) -> None:
+    event = site.signer.sign(tamper("pole-a", 1))
+    site.send(json.dumps(json.loads(event.to_bytes()), indent=2).encode())
+    assert site.store.event_count() == 1
+    assert site.guard.counters()["verified"] == 1
 
 
 def test_a_replayed_seq_is_rejected_and_a_redelivery_is_not(site: Site) -> None:
