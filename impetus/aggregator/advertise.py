@@ -36,7 +36,7 @@ WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 @dataclass(frozen=True)
 class Advertising:
     """How `AggregatorService` announces itself: for which site (None: any) and on which of this
-    machine's IPv4 addresses (None: all of them, or the API's listen address when it names one)."""
+    machine's IPv4 addresses (None: the API's listen address, or all of them for 0.0.0.0)."""
 
     site: str | None = None
     interfaces: list[str] | None = None
@@ -137,14 +137,16 @@ class Advertiser:
 def advertiser_for(
     advertising: Advertising, listen_host: str, api_port: int, device_broker_url: str
 ) -> Advertiser:
-    """The advertiser of a running aggregator: its API, and the broker devices are handed."""
+    """The advertiser of a running aggregator: its API, and the broker devices are handed. An API
+    listening on one address is announced on that interface only (loopback stays on loopback)."""
     broker = urlsplit(device_broker_url)
     tls = broker.scheme == "mqtts"
+    addresses = reachable_addresses(listen_host, advertising.interfaces)
     return Advertiser(
         site=advertising.site,
         api_port=api_port,
         broker_port=broker.port or (8883 if tls else 1883),
         tls=tls,
-        addresses=reachable_addresses(listen_host, advertising.interfaces),
-        interfaces=advertising.interfaces,
+        addresses=addresses,
+        interfaces=advertising.interfaces or (addresses if listen_host not in WILDCARD_HOSTS else None),
     )

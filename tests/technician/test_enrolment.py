@@ -4,6 +4,7 @@ device key; the aggregator is found by zeroconf on loopback."""
 from __future__ import annotations
 
 import base64
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,10 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from impetus.aggregator.advertise import Advertiser
+from impetus.aggregator.advertise import Advertiser, Advertising
 from impetus.aggregator.device_registry import DeviceRegistry, EnrolmentRefused, hash_token
 from impetus.aggregator.enrolment_api import EnrolmentSettings, enrolment_router
 from impetus.aggregator.security_cli import parse_duration
+from impetus.aggregator.service import AggregatorService
 from impetus.edge_agent.credentials import public_key_b64
 from impetus.edge_agent.discovery import NotDiscovered, discover
 from impetus.protocol.enrolment import rotation_proof_bytes
@@ -123,3 +125,14 @@ def test_an_aggregator_that_names_no_site_serves_any_but_a_named_one_wins() -> N
         found = discover("piazza", timeout_s=8, interfaces=["127.0.0.1"])
         assert found.api_url == "http://127.0.0.1:18091"
         assert found.broker_url == "mqtt://127.0.0.1:18894"
+
+
+def test_a_running_aggregator_on_loopback_advertises_its_api_and_broker_there(tmp_path: Path) -> None:
+    site = f"lab-{secrets.token_hex(3)}"  # not another test run's aggregator
+    advertise = Advertising(site=site)
+    service = AggregatorService(None, tmp_path / "events.db", "127.0.0.1:0", advertise=advertise)
+    with service:
+        assert service.advertiser is not None and service.advertiser.addresses == ["127.0.0.1"]
+        found = discover(site, timeout_s=10, interfaces=["127.0.0.1"])
+        assert found.api_url == service.api_url
+        assert found.broker_url == service.broker_url
