@@ -598,16 +598,12 @@ class Correlator:
             fields = self._fields(state)
             if state.alert_id is None:
                 rule = self._rules.rule_for(state.alert_type)
-                title = rule.title if rule else state.alert_type
                 place = state.zone or state.device or state.site
                 fields.update(
                     key=f"{state.alert_type}:{state.site}:{place}:{format_ts(state.first_seen)}",
                     site=state.site,
                     device=state.device,
                     type=state.alert_type,
-                    title=f"{title} at {state.site}/{place}"
-                    if place != state.site
-                    else f"{title} at {state.site}",
                     urgency=rule.urgency if rule else "Unknown",
                     certainty=rule.certainty if rule else "Unknown",
                     status="new",
@@ -636,7 +632,13 @@ class Correlator:
             state.dirty = False
 
     def _fields(self, state: _Open) -> dict[str, Any]:
+        """What may change with each event; the title too, since locating a shot may move the
+        alert from the zone of the first microphone that heard it to the zone where it was fired."""
+        rule = self._rules.rule_for(state.alert_type)
+        title = rule.title if rule else state.alert_type
+        place = state.zone or state.device or state.site
         return {
+            "title": f"{title} at {state.site}" + (f"/{place}" if place != state.site else ""),
             "zone": state.zone,
             "severity": state.severity,
             "first_seen": format_ts(state.first_seen),

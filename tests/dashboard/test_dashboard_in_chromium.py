@@ -219,6 +219,47 @@ def test_an_operator_sees_a_shot_on_the_plan_and_acknowledges_it(
     page.screenshot(path=tmp_path / "dashboard.png")
 
 
+def test_an_operator_silences_a_zone_from_the_page_and_expires_the_silence(
+    service: AggregatorService, devices: Devices, page: Page
+) -> None:
+    key = cli("aggregator", "user", "add", "olga", "--role", "operator", "--db", str(service.store.path))
+    auth = {"Authorization": f"Bearer {key}"}
+    sign_in(page, service, key)
+    page.get_by_role("button", name="Silences").click()
+    view = page.locator("#view-silences")
+    expect(view).to_contain_text("No silences.")
+    view.get_by_label("Zone", exact=True).select_option("piazza-east")
+    view.get_by_label("Type", exact=True).select_option("crowd")
+    view.get_by_label("For", exact=True).select_option(label="2 h")
+    view.get_by_label("Why", exact=True).fill("sound check on the east stage")
+    view.get_by_role("button", name="Silence", exact=True).click()
+    row = view.locator(".silence-row")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("zone piazza-east · type crowd")
+    expect(row).to_contain_text("olga")
+    expect(row.locator("td").first).to_have_text("active")
+    [silence] = httpx.get(f"{service.api_url}/api/v1/silences", headers=auth).json()["items"]
+    assert (silence["author"], silence["zone"], silence["site"]) == ("olga", "piazza-east", PIAZZA.site)
+    starts, ends = (
+        datetime.fromisoformat(silence[k].replace("Z", "+00:00")) for k in ("starts_at", "ends_at")
+    )
+    assert abs((ends - starts).total_seconds() - 7200) < 60
+
+    # A dense crowd on both sides: the silenced east side raises nothing, the west side does.
+    now = datetime.now(UTC)
+    dense = {"count": 300, "area_m2": 100.0, "density": 3.0, "level_of_service": "F"}
+    devices.publish(report("crowd", "pole-east", now, dense, seq=1))
+    devices.publish(report("crowd", "pole-west", now, dense, seq=1))
+    page.get_by_role("button", name="Alerts").click()
+    expect(page.locator(".alert-item").filter(has_text="piazza-west")).to_have_count(1)
+    expect(page.locator(".alert-item").filter(has_text="piazza-east")).to_have_count(0)
+
+    page.get_by_role("button", name="Silences").click()
+    view.get_by_role("button", name="Expire now").click()
+    expect(view).to_contain_text("No silences.")
+    assert httpx.get(f"{service.api_url}/api/v1/silences", headers=auth).json()["items"] == []
+
+
 def test_a_technician_gets_the_device_list_first_and_no_alert_actions(
     service: AggregatorService, devices: Devices, page: Page
 ) -> None:
@@ -256,7 +297,16 @@ def test_the_page_and_its_assets_need_no_key_and_nothing_from_the_internet(
 ) -> None:
     page = httpx.get(service.api_url + "/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    for asset in ("app.js", "api.js", "alerts.js", "siteplan.js", "devices.js", "dom.js", "sound.js"):
+    for asset in (
+        "app.js",
+        "api.js",
+        "alerts.js",
+        "siteplan.js",
+        "devices.js",
+        "dom.js",
+        "silences.js",
+        "sound.js",
+    ):
         text = httpx.get(f"{service.api_url}/dashboard/{asset}").raise_for_status().text
         text = text.replace("http://www.w3.org/2000/svg", "")  # the SVG namespace: a name, not a fetch
         assert "http://" not in text and "https://" not in text, f"{asset} refers to the network"

@@ -4,18 +4,21 @@ import { OPEN_STATES, renderAlertDetail, renderAlertList, sortAlerts } from "./a
 import { api, ApiError, forgetKey, liveUrl, saveKey, savedKey } from "./api.js";
 import { deviceKey, deviceState, renderDevices } from "./devices.js";
 import { h, words } from "./dom.js";
+import { renderSilences, silenceState } from "./silences.js";
 import { drawSitePlan } from "./siteplan.js";
 import { alarm, setSoundEnabled, soundEnabled, unlockAudio } from "./sound.js";
 
 // Which views each role gets, first one shown on sign-in; only operators and admins act on alerts.
 const ROLE_VIEWS = {
-  operator: ["alerts", "devices"],
-  admin: ["alerts", "devices"],
-  technician: ["devices", "alerts"],
-  privacy_officer: ["alerts", "devices"],
+  operator: ["alerts", "devices", "silences"],
+  admin: ["alerts", "devices", "silences"],
+  technician: ["devices", "alerts", "silences"],
+  privacy_officer: ["alerts", "devices", "silences"],
 };
 const ACTING_ROLES = new Set(["operator", "admin"]);
-const VIEW_TITLES = { alerts: "Alerts", devices: "Devices" };
+const SILENCING_ROLES = new Set(["operator", "technician", "admin"]);
+const VIEWS = ["alerts", "devices", "silences"];
+const VIEW_TITLES = { alerts: "Alerts", devices: "Devices", silences: "Silences" };
 const PAGE = 200;
 const DONE = { ack: "Acknowledged", assign: "Assigned", resolve: "Resolved", "false-alarm": "Marked as false alarm" };
 
@@ -35,6 +38,8 @@ const state = {
   retryMs: 1000,
   workloadTimer: null,
   alarmed: new Set(),
+  silences: [],
+  alertTypes: [],
 };
 
 function toast(text, kind = "info") {
@@ -46,7 +51,7 @@ function toast(text, kind = "info") {
 function showLogin(message = "") {
   closeSocket();
   state.me = null;
-  for (const id of ["views", "connection", "session", "view-alerts", "view-devices"]) $(id).hidden = true;
+  for (const id of ["views", "connection", "session", ...VIEWS.map((v) => `view-${v}`)]) $(id).hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message;
   $("api-key").value = "";
@@ -71,7 +76,7 @@ async function signIn() {
       h("button", { type: "button", "data-view": view, onclick: () => go(view) }, VIEW_TITLES[view])),
   );
   $("views").hidden = false;
-  await Promise.all([loadSite(), loadDevices(), loadAlerts(), loadWorkload()]);
+  await Promise.all([loadSite(), loadDevices(), loadAlerts(), loadWorkload(), loadSilences()]);
   connect();
   route();
 }
@@ -99,6 +104,56 @@ async function loadDevices() {
   }
   showDevices();
   drawPlan();
+}
+
+// Silences: not on the live feed (they change by hand, here or through the API), so the list is
+// fetched when the view opens and after each change made from it.
+async function loadSilences() {
+  try {
+    const [answer, rules] = await Promise.all([
+      api("/api/v1/silences"),
+      state.alertTypes.length ? null : api("/api/v1/rules"),
+    ]);
+    state.silences = answer.items;
+    if (rules) state.alertTypes = Object.entries(rules.types).filter(([, rule]) => rule.alert).map(([name]) => name);
+  } catch (error) {
+    toast(`Silences: ${error.message}`, "error");
+  }
+  showSilences();
+}
+
+function showSilences() {
+  const active = state.silences.filter((s) => silenceState(s) === "active").length;
+  $("silence-count").textContent = `${active} in force`;
+  const onPlan = (state.site?.devices || []).map((d) => d.device_id);
+  const heard = [...state.devices.values()].map((d) => d.device_id);
+  const choices = {
+    site: state.site?.site || null,
+    zones: (state.site?.zones || []).map((z) => z.name),
+    devices: [...new Set([...onPlan, ...heard])].sort(),
+    types: state.alertTypes,
+  };
+  const canSilence = state.me && SILENCING_ROLES.has(state.me.role);
+  renderSilences($("silences"), state.silences, choices, canSilence, {
+    create: async (body) => {
+      try {
+        await api("/api/v1/silences", { method: "POST", body });
+        toast("Silence set.", "ok");
+      } catch (error) {
+        toast(`Refused (silence): ${error.message}`, "error");
+      }
+      loadSilences();
+    },
+    expire: async (id) => {
+      try {
+        await api(`/api/v1/silences/${id}`, { method: "DELETE" });
+        toast("Silence expired.", "ok");
+      } catch (error) {
+        toast(`Refused (expire): ${error.message}`, "error");
+      }
+      loadSilences();
+    },
+  });
 }
 
 function alertQueries() {
@@ -248,7 +303,7 @@ function setConnection(text, kind) {
   element.textContent = `Live feed: ${text}`;
 }
 
-// Routes: #alerts, #alerts/ID, #devices.
+// Routes: #alerts, #alerts/ID, #devices, #silences.
 function go(view, id) {
   location.hash = id ? `${view}/${encodeURIComponent(id)}` : view;
 }
@@ -262,12 +317,12 @@ function route() {
   const [view, id] = location.hash.replace(/^#/, "").split("/");
   const chosen = state.views.includes(view) ? view : state.views[0];
   state.view = chosen;
-  $("view-alerts").hidden = chosen !== "alerts";
-  $("view-devices").hidden = chosen !== "devices";
+  for (const view of VIEWS) $(`view-${view}`).hidden = chosen !== view;
+  if (chosen === "silences") loadSilences();
   for (const button of $("views").children) {
     button.setAttribute("aria-current", button.dataset.view === chosen ? "page" : "false");
   }
-  // One site plan, shown in whichever view is open.
+  // One site plan, shown in the alerts or the devices view (the silences view has none).
   const plan = document.querySelector(".plan-panel");
   const host = chosen === "devices" ? $("view-devices") : $("view-alerts");
   if (plan.parentElement !== host) host.insertBefore(plan, chosen === "devices" ? null : $("alert-detail"));
