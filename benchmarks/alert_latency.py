@@ -2,7 +2,9 @@
 alert WebSocket, at a steady offered rate (default 1,000 events/s).
 
 `impetus aggregator serve --broker` (ingest, store, correlator, API on uvicorn) runs in its own
-process on mosquitto, as deployed; the paced publishers and the WebSocket client run in this one.
+process on mosquitto, as deployed; the paced publishers run in a third process (so their threads
+do not delay the receiving client's clock readings), the WebSocket client in this one; both read
+the same system-wide monotonic clock.
 D devices each send tamper reports at rate/D per second; tamper alerts group per device, so each
 device's alert counts its events, and a pushed alert with `event_count` n settles the latency of
 that device's first n events (receive time - publish time). Goal: p99 <= 100 ms.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import signal
@@ -24,6 +27,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -60,7 +64,7 @@ def messages(device: int, count: int) -> list[tuple[str, bytes]]:
     ]
 
 
-def publish(port: int, device: int, batch: list[tuple[str, bytes]], rate: float, sent: list[float]) -> None:
+def publish(port: int, device: int, batch: list[tuple[str, bytes]], rate: float, sent: Any) -> None:
     """Paced publishing: message k leaves at start + k / rate (no bursts hiding latency)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{device}")
     client.connect("127.0.0.1", port)
@@ -78,11 +82,40 @@ def publish(port: int, device: int, batch: list[tuple[str, bytes]], rate: float,
     client.loop_stop()
 
 
+def publish_all(port: int, rate: float, devices: int, per_device: int, sent: Any) -> None:
+    """The publishers' process: one paced client per device; `sent[d * per_device + k]` is when
+    device d's message k left (time.perf_counter, the system-wide monotonic clock)."""
+    batches = [messages(d, per_device) for d in range(devices)]
+    views = [_Slice(sent, d * per_device) for d in range(devices)]
+    threads = [
+        threading.Thread(target=publish, args=(port, d, batches[d], rate / devices, views[d]))
+        for d in range(devices)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+class _Slice:
+    """One device's part of the shared array of send times."""
+
+    def __init__(self, array: Any, start: int) -> None:
+        self._array, self._start = array, start
+
+    def __setitem__(self, k: int, value: float) -> None:
+        self._array[self._start + k] = value
+
+    def __getitem__(self, k: int) -> float:
+        return float(self._array[self._start + k])
+
+
 def start_server(broker_url: str, db: Path) -> tuple[subprocess.Popen[str], str]:
     """`impetus aggregator serve` in its own process; returns it and its API URL once ready."""
     command = ["aggregator", "serve", "--broker", broker_url, "--db", str(db), "--listen", "127.0.0.1:0"]
+    command += ["--admin-key", KEY, "--log-level", "warning", "--no-advertise"]  # mDNS is not measured
     server = subprocess.Popen(
-        [sys.executable, "-m", "impetus.cli", *command, "--admin-key", KEY, "--log-level", "warning"],
+        [sys.executable, "-m", "impetus.cli", *command],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -102,8 +135,9 @@ def main() -> None:
     args = parser.parse_args()
     per_device = int(args.rate * args.seconds / args.devices)
     total = per_device * args.devices
-    batches = [messages(d, per_device) for d in range(args.devices)]
-    sent = [[0.0] * per_device for _ in range(args.devices)]
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter, not a fork of a threaded one
+    sent_times = spawn.Array("d", total, lock=False)
+    sent = [_Slice(sent_times, d * per_device) for d in range(args.devices)]
     settled = [0] * args.devices
     latencies: list[float] = []
     with tempfile.TemporaryDirectory(prefix="impetus-bench-") as tmp:
@@ -114,14 +148,10 @@ def main() -> None:
             server, api = start_server(broker.url, Path(tmp) / "aggregator.db")
             url = api.replace("http://", "ws://") + f"/api/v1/alerts/live?token={KEY}"
             with websocket_connect(url, max_size=None) as live:
-                publishers = [
-                    threading.Thread(
-                        target=publish, args=(broker.port, d, batches[d], args.rate / args.devices, sent[d])
-                    )
-                    for d in range(args.devices)
-                ]
-                for thread in publishers:
-                    thread.start()
+                publishers = spawn.Process(
+                    target=publish_all, args=(broker.port, args.rate, args.devices, per_device, sent_times)
+                )
+                publishers.start()
                 deadline = time.monotonic() + args.seconds + 30
                 while sum(settled) < total and time.monotonic() < deadline:
                     try:
@@ -135,8 +165,7 @@ def main() -> None:
                     count = min(message["alert"]["event_count"], per_device)
                     latencies.extend(received - sent[device][k] for k in range(settled[device], count))
                     settled[device] = max(settled[device], count)
-                for thread in publishers:
-                    thread.join()
+                publishers.join()
         finally:
             if server is not None:
                 server.send_signal(signal.SIGTERM)
