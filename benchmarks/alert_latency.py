@@ -157,6 +157,8 @@ def main() -> None:
                     try:
                         message = json.loads(live.recv(timeout=5))
                     except TimeoutError:
+                        if publishers.is_alive():  # still starting (a fresh interpreter) or sending
+                            continue
                         break
                     received = time.perf_counter()
                     if message["kind"] != "alert" or message["alert"]["type"] != "tamper":
