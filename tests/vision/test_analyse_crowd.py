@@ -14,7 +14,7 @@ from impetus.scenario import Scenario
 
 PLAN = Path(__file__).resolve().parents[2] / "impetus" / "scenario" / "data" / "piazza.toml"
 CAMERA = "pole-south"
-FPS = 2.0
+FPS = 1.0
 SECONDS = 60.0
 
 
