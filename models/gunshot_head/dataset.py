@@ -12,6 +12,7 @@ Used by `train.py` (fit) and `benchmarks/gunshot.py` (held-out evaluation).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ from impetus.scenario.sounds import CALIBRES, NEGATIVE_KINDS, synthesise
 SAMPLE_RATE = 16_000
 CLIP_S = 2.5
 MATCH_S = 0.003
-SPLITS = {"train": 0, "test": 1_000_000, "bench": 2_000_000}
+SPLITS = {"train": 0, "test": 1_000_000, "bench": 2_000_000, "validation": 3_000_000}
 
 DISTANCES_M: dict[str, tuple[float, float]] = {
     "gunshot": (5.0, 150.0),
@@ -156,3 +157,76 @@ def candidates(clip: Clip, stream: ImpulseStream, block: int = 1600) -> list[tup
 def kinds_for(index: int) -> str:
     """Half the clips are gunshots; the rest cycle through the hard negatives."""
     return "gunshot" if index % 2 == 0 else NEGATIVE_KINDS[(index // 2) % len(NEGATIVE_KINDS)]
+
+
+EVERYDAY_NEGATIVES = ("door_slam", "balloon_pop", "clap", "hammering")
+"""The hard negatives of an ordinary street; firecrackers and fireworks belong to festival nights."""
+BED_S = 10.0
+FADE_S = 1.0
+
+
+class Street:
+    """Hours of mixed urban background for false-alarm rates, generated from pools of sounds.
+
+    Synthesising every second of a day afresh costs hours of CPU; instead `beds` background
+    recordings (rain, crowd, traffic, talk, music, quiet; 10 s each) and `events` everyday hard
+    negatives (door slams, balloon pops, claps, hammering, each heard at its own distance and in its
+    own surroundings) are made once. The stream overlaps two layers of beds, each bed faded in and
+    out and drawn with its own level, and drops events at random times (Poisson, one every
+    `event_every_s` on average, each drawn with its own level) onto it, with fresh microphone
+    self-noise throughout. A day holds thousands of renderings of each pooled event, each over a
+    different background at a different level: the rate measures how often the detector mistakes
+    these kinds of sound, not how often it mistakes new sound sources of them.
+
+    Example::
+
+        street = Street(np.random.default_rng(7))
+        for chunk in street.chunks(hours=1.0):
+            detector_input(chunk)
+    """
+
+    def __init__(
+        self, rng: np.random.Generator, beds: int = 48, events: int = 240, event_every_s: float = 10.0
+    ) -> None:
+        self.rng = rng
+        self.event_every_s = event_every_s
+        self.beds = [background(rng, BED_S) for _ in range(beds)]
+        self.events = [
+            self._event(str(EVERYDAY_NEGATIVES[i % len(EVERYDAY_NEGATIVES)])) for i in range(events)
+        ]
+        self.full_scale_db_spl = float(rng.uniform(116.0, 126.0))
+        self.noise_pa = 20e-6 * 10 ** (float(rng.uniform(25, 35)) / 20)
+
+    def _event(self, kind: str) -> np.ndarray:
+        low, high = DISTANCES_M[kind]
+        distance = float(np.exp(self.rng.uniform(np.log(low), np.log(high))))
+        dry = synthesise(kind, SAMPLE_RATE, self.rng, duration_s=2.0 if kind == "hammering" else None)
+        room = random_surroundings(self.rng)
+        return propagate(
+            dry, SAMPLE_RATE, distance, float(self.rng.uniform(-10, 35)), room, self.rng, noise_db_spl=None
+        )
+
+    def chunks(self, hours: float) -> Iterator[np.ndarray]:
+        """The stream as consecutive (BED_S - FADE_S) s chunks of full-scale audio in [-1, 1]."""
+        rng = self.rng
+        hop = round((BED_S - FADE_S) * SAMPLE_RATE)
+        fade = round(FADE_S * SAMPLE_RATE)
+        ramp = np.sin(0.5 * np.pi * (np.arange(fade) + 0.5) / fade).astype(np.float32) ** 2
+        window = np.concatenate([ramp, np.ones(hop - fade, np.float32), ramp[::-1]])
+        tail = max(fade, max(len(e) for e in self.events))
+        carry = np.zeros(tail, np.float32)
+        next_event = float(rng.exponential(self.event_every_s))
+        for index in range(int(np.ceil(hours * 3600 / (hop / SAMPLE_RATE)))):
+            mix = np.zeros(hop + tail, np.float32)
+            for _ in range(2):
+                bed = self.beds[int(rng.integers(len(self.beds)))]
+                mix[: hop + fade] += window * bed[: hop + fade] * np.float32(10 ** (rng.uniform(-6, 6) / 20))
+            mix[:tail] += carry
+            start = index * hop / SAMPLE_RATE
+            while next_event < start + hop / SAMPLE_RATE:
+                event = self.events[int(rng.integers(len(self.events)))]
+                _add(mix, event * np.float32(10 ** (rng.uniform(-6, 6) / 20)), next_event - start)
+                next_event += float(rng.exponential(self.event_every_s))
+            carry = mix[hop:].copy()
+            chunk = mix[:hop] + rng.standard_normal(hop, np.float32) * np.float32(self.noise_pa)
+            yield to_full_scale(chunk, self.full_scale_db_spl)

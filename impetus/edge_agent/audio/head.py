@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from impetus.edge_agent.audio.impulse import SHAPE_FEATURES
+from impetus.edge_agent.audio.impulse import SHAPE_FEATURES, Impulse
 from impetus.edge_agent.audio.stream import Candidate
 from impetus.edge_agent.audio.yamnet import Yamnet
 from impetus.edge_agent.inference import ModelFileError
@@ -70,13 +70,24 @@ class GunshotHead:
     threshold: float
     post_onset_s: float
     provenance: str = ""
+    screen: tuple[tuple[str, float, float], ...] = ()
+    """(shape feature, lowest, highest) that a shot's impulse has: an impulse outside any of these
+    ranges is rejected before YAMNet runs, which is where most of the detector's time goes."""
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f"yamnet:{c}" for c in self.classes) + self.shape_features
 
     def features(self, candidate: Candidate, yamnet: Yamnet) -> np.ndarray:
-        return raw_features(candidate, yamnet, self.classes)
+        """The head's own feature vector: a head fitted before newer shape features were added
+        reads only the ones it knows (they come first)."""
+        return raw_features(candidate, yamnet, self.classes)[: len(self.feature_names)]
+
+    def admits(self, impulse: Impulse) -> bool:
+        """Whether the impulse's shape is within the screen, so it is worth classifying."""
+        return all(
+            low <= float(impulse.shape[SHAPE_FEATURES.index(name)]) <= high for name, low, high in self.screen
+        )
 
     def logit(self, features: np.ndarray) -> np.ndarray:
         """Pre-sigmoid output for one feature vector or a (n, d) batch."""
@@ -102,6 +113,7 @@ class GunshotHead:
             "mean": rounded(self.mean),
             "scale": rounded(self.scale),
             "layers": [{"weights": rounded(w), "bias": rounded(b)} for w, b in self.layers],
+            "screen": [[name, round(low, 4), round(high, 4)] for name, low, high in self.screen],
         }
         path.write_text(json.dumps(document, indent=1) + "\n")
 
@@ -125,6 +137,7 @@ class GunshotHead:
             threshold=float(doc["threshold"]),
             post_onset_s=float(doc["post_onset_s"]),
             provenance=str(doc.get("provenance", "")),
+            screen=tuple((str(name), float(low), float(high)) for name, low, high in doc.get("screen", [])),
         )
         n = len(head.feature_names)
         widths = [n] + [w.shape[1] for w, _ in layers]
@@ -132,6 +145,9 @@ class GunshotHead:
             w.shape == (a, b) and bb.shape == (b,)
             for (w, bb), a, b in zip(layers, widths[:-1], widths[1:], strict=True)
         )
+        unknown = [name for name, _, _ in head.screen if name not in head.shape_features]
+        if unknown:
+            raise ValueError(f"{path}: the screen names {unknown}, not among its shape features")
         if (
             head.shape_features != SHAPE_FEATURES[: len(head.shape_features)]
             or len(head.mean) != n

@@ -27,6 +27,13 @@ SHAPE_FEATURES: tuple[str, ...] = (
     "pre_energy_db",
     "centroid_khz",
     "low_band_db",
+    "decay_db_per_ms",
+    "spectral_slope_db_per_octave",
+    "mid_band_db",
+    "high_band_db",
+    "negative_phase",
+    "zero_crossings_per_ms",
+    "late_energy_db",
 )
 """Names, in order, of the shape features `Impulse.shape` holds; the gunshot head uses them."""
 
@@ -98,8 +105,35 @@ def measure(window: np.ndarray, trigger: int, sample_rate: int, floor_db: float)
             _db(pre_energy) - _db(energy_100),
             centroid / 1000.0,
             _db(low) - _db(float(np.sum(spectrum))),
+            *_physics(after, sample_rate, envelope, top, frame),
         ],
         dtype=np.float32,
     )
     peak_dbfs = min(0.0, 20.0 * float(np.log10(max(full_peak, 1e-10))))
     return Impulse(onset=float(onset), peak_dbfs=peak_dbfs, duration_ms=float(duration_ms), shape=shape)
+
+
+def _physics(after: np.ndarray, sample_rate: int, envelope: np.ndarray, top: int, frame: int) -> list[float]:
+    """What separates a muzzle blast from other bangs, from the 100 ms after the onset: how fast
+    the envelope decays, how the first 20 ms spectrum tilts and where its energy sits, whether
+    the low-passed wave swings into a negative phase (a Friedlander blast does, a struck object
+    rings symmetrically; polarity-free, as microphones may invert), how noisy the first 10 ms are
+    and how much energy comes late (reverberation, a rattle) rather than early."""
+    ms = sample_rate / 1000.0
+    seg = envelope[top : top + round(40 * ms / frame)]
+    decay = float(np.polyfit(np.arange(len(seg)) * frame / ms, seg, 1)[0]) if len(seg) > 1 else 0.0
+    head = after[: round(20 * ms)]
+    spectrum = np.abs(np.fft.rfft(head * np.hanning(len(head)), 512)) ** 2 + 1e-20
+    freqs = np.fft.rfftfreq(512, 1.0 / sample_rate)
+    band = (freqs > 200.0) & (freqs < 7000.0)
+    tilt = float(np.polyfit(np.log2(freqs[band]), 10.0 * np.log10(spectrum[band]), 1)[0])
+    total = float(np.sum(spectrum))
+    mid = _db(float(np.sum(spectrum[(freqs >= 1000.0) & (freqs < 4000.0)]))) - _db(total)
+    high = _db(float(np.sum(spectrum[freqs >= 4000.0]))) - _db(total)
+    smooth = np.convolve(after[: round(30 * ms)], np.ones(8) / 8, mode="same")
+    polarity = float(np.sign(smooth[int(np.argmax(np.abs(smooth[: round(10 * ms)])))])) or 1.0
+    negative = -float(np.min(polarity * smooth)) / (float(np.max(polarity * smooth)) + 1e-12)
+    crossings = float(np.mean(np.abs(np.diff(np.sign(after[: round(10 * ms)]))) > 0)) * ms
+    early, late = after[: round(50 * ms)], after[round(50 * ms) : round(100 * ms)]
+    late_db = _db(float(np.mean(late**2)) if len(late) else 0.0) - _db(float(np.mean(early**2)))
+    return [decay, tilt, mid, high, negative, crossings, late_db]

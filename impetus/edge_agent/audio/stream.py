@@ -2,7 +2,8 @@
 
 Audio goes into a ring buffer that keeps one YAMNet patch plus a margin (about 1.5 s, memory only).
 The gate looks at every sample once; a candidate waits until `post_onset_s` of audio after it has
-arrived, then it is measured and its patch (the 0.975 s ending `post_onset_s` after the onset) goes
+arrived, then it is measured and, unless the `screen` turns its shape away (cheaply, where most
+impulses of a street end), its patch (the 0.975 s ending `post_onset_s` after the onset) goes
 through YAMNet. Training (`models/gunshot_head/train.py`) and the detector share this class, so
 the head is fitted on exactly what it will see.
 """
@@ -10,6 +11,7 @@ the head is fitted on exactly what it will see.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +46,12 @@ class ImpulseStream:
     """
 
     def __init__(
-        self, yamnet: Yamnet | None, sample_rate: int, post_onset_s: float = 0.15, **gate: float
+        self,
+        yamnet: Yamnet | None,
+        sample_rate: int,
+        post_onset_s: float = 0.1,
+        screen: Callable[[Impulse], bool] | None = None,
+        **gate: float,
     ) -> None:
         if post_onset_s < 0.1:
             raise ValueError(
@@ -53,6 +60,7 @@ class ImpulseStream:
         self.yamnet = yamnet
         self.sample_rate = sample_rate
         self.post_onset_s = post_onset_s
+        self.screen = screen
         self.gate = OnsetGate(sample_rate=sample_rate, **gate)
         self._patch_len = math.ceil(logmel.PATCH_SAMPLES * sample_rate / logmel.SAMPLE_RATE)
         self._capacity = self._patch_len + round((PRE_CONTEXT_S + post_onset_s + 0.1) * sample_rate)
@@ -99,14 +107,19 @@ class ImpulseStream:
     def _ready(self) -> list[Candidate]:
         found: list[Candidate] = []
         while self._pending and self._pending[0].sample + self._after() <= self._total:
-            found.append(self._analyse(self._pending.pop(0)))
+            candidate = self._analyse(self._pending.pop(0))
+            if candidate is not None:
+                found.append(candidate)
         return found
 
-    def _analyse(self, onset: Onset) -> Candidate:
+    def _analyse(self, onset: Onset) -> Candidate | None:
+        """The measured, classified candidate; None when the screen turns its shape away."""
         sr = self.sample_rate
         start = onset.sample - round(PRE_CONTEXT_S * sr)
         window = self._window(start, onset.sample + self._after())
         impulse = measure(window, onset.sample - start, sr, onset.floor_db)
+        if self.screen is not None and not self.screen(impulse):
+            return None
         onset_abs = start + impulse.onset
         logits = self.classify(onset_abs) if self.yamnet is not None else np.zeros(0, np.float32)
         return Candidate(onset_sample=onset_abs, impulse=impulse, logits=logits, gate=onset)

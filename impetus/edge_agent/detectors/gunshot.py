@@ -7,7 +7,9 @@ is measured (`audio/impulse.py`: onset by threshold crossing with sub-sample int
 duration, shape), YAMNet classifies the 0.975 s ending `post_onset_s` after it, and the gunshot head
 (`models/gunshot_head/`) decides. An impulse that arrives soon after a confirmed shot and is much
 quieter (after a shot that clipped the microphone: that does not clip too) is its echo and is
-dropped; shots less than `burst_gap_s` apart share a `burst_id` and count up `shot_index`. The
+dropped; shots less than `burst_gap_s` apart share a `burst_id` and count up `shot_index`, and a
+shot that follows the previous one within `automatic_gap_s` (400 rounds a minute and faster: no
+one pulls a trigger that fast) is labelled `machine_gun`. The
 event leaves `post_onset_s` plus a block after the shot; the audio stays in a ring buffer in
 memory and nowhere else.
 
@@ -53,6 +55,7 @@ class GunshotConfig(DetectorConfig):
     echo_window_s: Annotated[float, Field(ge=0.0, le=2.0)] = 0.15
     echo_margin_db: Annotated[float, Field(ge=0.0, le=40.0)] = 6.0
     burst_gap_s: Annotated[float, Field(gt=0.0, le=30.0)] = 2.0
+    automatic_gap_s: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
 
 
 @register_detector
@@ -114,6 +117,7 @@ class GunshotDetector(Detector):
                 self.yamnet,
                 block.sample_rate,
                 self.head.post_onset_s,
+                self.head.admits,
                 rise_db=self.config.rise_db,
                 jump_db=self.config.jump_db,
                 min_frame_db=self.config.min_frame_db,
@@ -141,8 +145,11 @@ class GunshotDetector(Detector):
             return None
         self._last_shot = (onset_s, peak)
         onset_ts = self._time_of(candidate.onset_sample, sample_rate)
+        label: Literal["gunshot", "machine_gun"] = "gunshot"
         if self._burst is not None and onset_s - self._burst[2] <= self.config.burst_gap_s:
             burst_id, index = self._burst[0], self._burst[1] + 1
+            if onset_s - self._burst[2] <= self.config.automatic_gap_s:
+                label = "machine_gun"
         else:
             burst_id, index = f"b{int(onset_ts.timestamp() * 1e6)}", 0
         self._burst = (burst_id, index, onset_s)
@@ -151,6 +158,7 @@ class GunshotDetector(Detector):
             peak_dbfs=max(-200.0, peak),
             duration_ms=min(candidate.impulse.duration_ms, 10_000.0),
             score=round(score, 4),
+            label=label,
             burst_id=burst_id,
             shot_index=min(index, 1000),
             sample_rate=sample_rate,
