@@ -122,7 +122,6 @@ class SnapshotDesk:
         self._client.on_subscribe = lambda *args: self._subscribed.set()
         self._client.on_message = self._on_message
         self._subscribed = threading.Event()
-        self.rejected = 0
 
     def start(self, timeout: float = 10.0) -> None:
         self._client.connect_async(self._host, self._port, keepalive=30)
@@ -150,7 +149,6 @@ class SnapshotDesk:
             if (reply.site, reply.device_id) != (parts.site, parts.device_id):
                 raise ContractViolation("wrong_topic", f"reply of {reply.device_id} on {message.topic}")
         except (TopicError, ContractViolation) as error:
-            self.rejected += 1
             log.warning("snapshot reply on %s rejected: %s", message.topic, error)
             return
         with self._lock, self._db:
@@ -173,7 +171,6 @@ class SnapshotDesk:
                 ),
             ).rowcount
         if not updated:
-            self.rejected += 1
             log.warning(
                 "snapshot reply %s from %s answers no open request", reply.request_id, reply.device_id
             )

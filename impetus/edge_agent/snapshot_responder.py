@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
@@ -38,13 +39,13 @@ class SnapshotResponder:
         config = agent.config
         self.agent = agent
         self.gate = SnapshotGate(config.policy, agent.audit, anonymiser)
-        self.answered = 0
         self._cmd = cmd_topic(config.site, config.device_id)
         self._out = snapshot_topic(config.site, config.device_id)
         self._lock = threading.Lock()
         self._client = make_client(f"{config.device_id}-snapshot", config.broker, config.credentials)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._subscribed = threading.Event()
 
     def answer(self, request: SnapshotRequest) -> SnapshotReply:
@@ -55,12 +56,7 @@ class SnapshotResponder:
         with self._lock:
             frame = self.agent.scheduler.newest_frame()
             try:
-                jpeg = self.gate.release(
-                    frame.image if frame is not None else None,
-                    requested_by=request.requested_by,
-                    now=time.time(),
-                    request_id=request.request_id,
-                )
+                jpeg = self._release(frame.image if frame is not None else None, request)
             except PrivacyRefusal as refusal:
                 return SnapshotReply(
                     **common,
@@ -81,6 +77,21 @@ class SnapshotResponder:
                 audit_head=self.agent.audit.head,
             )
 
+    def _release(self, image: np.ndarray | None, request: SnapshotRequest) -> bytes:
+        """The gate's JPEG; a failure of the anonymiser itself (a missing model file) becomes an
+        audited refusal, since it runs on the MQTT thread and no image may leave unmasked."""
+        try:
+            return self.gate.release(
+                image, requested_by=request.requested_by, now=time.time(), request_id=request.request_id
+            )
+        except PrivacyRefusal:
+            raise
+        except Exception as error:
+            log.exception("snapshot %s: the anonymiser failed", request.request_id)
+            refusal = PrivacyRefusal("anonymiser_failed", f"{type(error).__name__}: {error}")
+            self.gate.refuse(refusal, requested_by=request.requested_by, request_id=request.request_id)
+            raise refusal from error
+
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if not reason.is_failure:
             client.subscribe(self._cmd, qos=1)
@@ -94,7 +105,6 @@ class SnapshotResponder:
         except ValidationError:
             return  # another command on the same topic (the siren's)
         reply = self.answer(request)
-        self.answered += 1
         log.info("snapshot %s for %s: %s", request.request_id, request.requested_by, reply.status)
         client.publish(self._out, reply.to_bytes(), qos=1)
 
@@ -103,7 +113,6 @@ class SnapshotResponder:
 
     def start(self) -> None:
         broker = self.agent.config.broker
-        self._client.on_subscribe = self._on_subscribe
         self._client.connect_async(broker.host, broker.port, keepalive=30)
         self._client.loop_start()
 
