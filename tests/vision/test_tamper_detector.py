@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -10,6 +12,9 @@ from vision_scenes import Cutouts, video, walking
 from impetus.edge_agent.detectors.base import DetectorContext
 from impetus.edge_agent.detectors.tamper import TamperConfig, TamperDetector
 from impetus.protocol.payloads import TamperPayload
+from impetus.scenario import Scenario
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 def kinds(context: DetectorContext, frames: list[np.ndarray]) -> list[str]:
@@ -71,3 +76,20 @@ def test_a_short_glitch_is_not_an_incident(cut: Cutouts, context: DetectorContex
     scene = walking(cut, 30, 60, 8)
     frames = scene[:15] + [np.zeros_like(f) for f in scene[15:18]] + scene[18:]
     assert kinds(context, frames) == []
+
+
+@pytest.fixture(scope="module")
+def gathering() -> list[np.ndarray]:
+    """pole-south while the protest gathers (seed 1, 20-50 s): a crowd hides most of the ground and
+    the reference features on it; this view once read as a moved camera."""
+    scenario = Scenario.default(seed=1)
+    return [scenario.frame("pole-south", 20.0 + k / 2.0) for k in range(60)]
+
+
+def test_a_crowd_filling_the_view_is_not_a_moved_camera(gathering: list[np.ndarray]) -> None:
+    assert kinds(DetectorContext("pole-south", "piazza", MODELS_DIR), gathering) == []
+
+
+def test_a_camera_turned_in_front_of_a_crowd_is_still_moved(gathering: list[np.ndarray]) -> None:
+    turned = gathering[:20] + [np.roll(frame, frame.shape[1] // 5, axis=1) for frame in gathering[20:]]
+    assert kinds(DetectorContext("pole-south", "piazza", MODELS_DIR), turned) == ["moved"]

@@ -4,7 +4,9 @@ Cheap enough for every frame: each frame is shrunk to `width` pixels and compare
 learnt over the first `learn_frames` frames (brightness, contrast, sharpness as the variance of the
 Laplacian). Every `move_check_every` frames, ORB features are matched against the reference view
 and RANSAC fits the global shift of the background (people walking by are outliers; phase
-correlation was tried and follows a large passer-by instead). A condition must
+correlation was tried and follows a large passer-by instead). A few features found exactly where
+they were in the reference (`min_still`) prove the camera has not moved, however much of the view a
+dense crowd hides or how coherently it walks: a moved or turned camera keeps none. A condition must
 hold for `persist_frames` frames in a row to raise an event, and the scene must look normal for
 `clear_frames` frames before the same incident can be raised again (hysteresis: one event per
 incident, not per frame). Statistics follow slow changes (daylight) only while nothing is wrong.
@@ -30,6 +32,8 @@ from impetus.protocol.payloads import TamperPayload
 
 TamperKind = Literal["covered", "defocused", "moved", "blackout"]
 Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+STILL_PX = 2.0
+"""How close to its reference position (pixels at `move_width`) a feature must be to count as still."""
 
 
 class TamperConfig(DetectorConfig):
@@ -46,6 +50,9 @@ class TamperConfig(DetectorConfig):
     move_width: Annotated[int, Field(ge=160, le=1280)] = 320
     move_check_every: Annotated[int, Field(ge=1)] = 5
     min_inliers: Annotated[int, Field(ge=4)] = 12
+    min_still: Annotated[int, Field(ge=1)] = Field(
+        3, description="reference features still within STILL_PX of where they were: the camera has not moved"
+    )
     adapt_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
 
 
@@ -139,9 +146,11 @@ class TamperDetector(Detector):
             return None  # a featureless scene: movement cannot be judged, and is not guessed
         matches = self.matcher.match(ref.descriptors, descriptors) if descriptors is not None else []
         inliers, dx, dy = 0, 0.0, 0.0
+        src = np.float32([ref.keypoints[m.queryIdx].pt for m in matches]).reshape(-1, 2)
+        dst = np.float32([keypoints[m.trainIdx].pt for m in matches]).reshape(-1, 2)
+        if int((np.linalg.norm(dst - src, axis=1) <= STILL_PX).sum()) >= c.min_still:
+            return None
         if len(matches) >= c.min_inliers:
-            src = np.float32([ref.keypoints[m.queryIdx].pt for m in matches])
-            dst = np.float32([keypoints[m.trainIdx].pt for m in matches])
             fit, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0)
             if fit is not None:
                 inliers, dx, dy = int(mask.sum()), float(fit[0, 2]), float(fit[1, 2])
