@@ -2,8 +2,10 @@
 
 For every stored event: its `privacy` stamp names a known policy version, the event type is allowed
 by it and the payload holds only fields that policy lets leave (redacted fields must be absent).
-With a device's audit log, every stored event of that device must also have been admitted by its
-gate (same content digest), and the heads the device reported in `health` must be in the chain.
+Every stored snapshot image must have left under a known policy version with a `[snapshots]`
+table. With a device's audit log, every stored event and snapshot image of that device must also
+have been admitted by its gate (`sent`, same digest), and the heads the device reported in
+`health` must be in the chain.
 Heads are snapshotted into `privacy_audit_heads` on each check so successive heads can be compared.
 """
 
@@ -42,6 +44,7 @@ def known_policies(extra: list[Path] | None = None) -> dict[tuple[str, int], Pri
 class CheckReport:
     events: int = 0
     conforming: int = 0
+    snapshots: int = 0
     violations: list[dict[str, Any]] = field(default_factory=list)
     violation_count: int = 0
     policies: list[str] = field(default_factory=list)
@@ -61,6 +64,7 @@ class CheckReport:
             "ok": self.ok,
             "events": self.events,
             "conforming": self.conforming,
+            "snapshots": self.snapshots,
             "violation_count": self.violation_count,
             "violations": self.violations,
             "policies": self.policies,
@@ -104,12 +108,41 @@ def check(
             else:
                 report.conforming += 1
             digests_by_device.setdefault(row["device_id"], set()).add(content_digest(envelope))
+        for device_id, digest in stored_snapshots(conn, policies, report):
+            digests_by_device.setdefault(device_id, set()).add(digest)
         heads = snapshot_heads(conn)
         if audit is not None:
             report.audit = audit_against_store(audit, device, digests_by_device, heads)
     finally:
         conn.close()
     return report
+
+
+def stored_snapshots(
+    conn: sqlite3.Connection, policies: dict[tuple[str, int], PrivacyPolicy], report: CheckReport
+) -> list[tuple[str, str]]:
+    """(device, JPEG digest) of every stored snapshot image; one that names no known
+    policy allowing snapshots is a violation."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "snapshots" not in tables:
+        return []
+    found = []
+    rows = conn.execute(
+        "SELECT request_id, device_id, policy, jpeg_sha256 FROM snapshots WHERE jpeg IS NOT NULL"
+    )
+    for row in rows.fetchall():
+        report.snapshots += 1
+        policy_id, _, version = (row["policy"] or "").partition(" v")
+        policy = policies.get((policy_id, int(version))) if version.isdigit() else None
+        if policy is None or policy.snapshots is None:
+            report.violation(
+                row["request_id"],
+                row["device_id"],
+                f"snapshot image under {row['policy']!r}, "
+                "which is no known policy version with a [snapshots] table",
+            )
+        found.append((row["device_id"], row["jpeg_sha256"]))
+    return found
 
 
 def snapshot_heads(conn: sqlite3.Connection) -> dict[str, list[str]]:

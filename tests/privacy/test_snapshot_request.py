@@ -5,6 +5,7 @@ operators and privacy officers may see the image."""
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from impetus.edge_agent.agent import EdgeAgent
 from impetus.edge_agent.config import load_agent_config
 from impetus.edge_agent.snapshot_responder import SnapshotResponder
 from impetus.privacy.audit import read_records, verify_chain
+from impetus.privacy.conformance import check
 from impetus.privacy.device_audit import audit_dir_for
 from impetus.privacy.effectiveness import independent_faces
 from impetus.privacy.retention import enforce, history
@@ -183,3 +185,26 @@ def test_retention_deletes_exactly_the_snapshots_requested_before_the_period(sna
     assert site.call("GET", f"/api/v1/snapshots/{first}/image", "operator").status_code == 404
     assert site.call("GET", f"/api/v1/snapshots/{second}/image", "operator").status_code == 200
     assert history(site.service.store.path)[-1]["snapshots_deleted"] == 1
+
+
+def test_check_matches_stored_snapshots_with_the_device_audit_and_flags_one_without_a_snapshot_policy(
+    snapshot_site: Site,
+) -> None:
+    site = snapshot_site
+    request_id = site.ask().json()["request_id"]
+    assert site.answer(request_id)["status"] == "sent"
+    db = site.service.store.path
+    folder = audit_dir_for(site.agent.config.outbox_path)
+
+    report = check(db, audit=folder, device="cam-1")
+    assert report.snapshots == 1 and report.violation_count == 0
+    assert report.audit is not None and report.audit["stored_not_in_audit"] == 0, report.audit
+    assert report.ok
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE snapshots SET policy = 'counting-only v1', jpeg_sha256 = ?", ("0" * 64,))
+    tampered = check(db, audit=folder, device="cam-1")
+    assert [v["event_id"] for v in tampered.violations] == [request_id]
+    assert "counting-only v1" in tampered.violations[0]["problem"]
+    assert tampered.audit is not None and tampered.audit["stored_not_in_audit"] == 1
+    assert not tampered.ok
