@@ -3,8 +3,8 @@
 impetus privacy anonymise IN OUT            image, folder of images or video, with a progress bar
 impetus privacy effectiveness DIR           JSON summary last: images, faces before, faces after
 impetus privacy verify PATH [--db DB]       exit 0 for an intact audit chain, 1 naming the first bad record
-impetus privacy check --db DB               stored events conform to the policies in force
-impetus privacy retention --db DB --days N  delete older events and record that it did
+impetus privacy check --db DB               stored events and snapshots conform to the policies in force
+impetus privacy retention --db DB --days N  delete older events, closed alerts, snapshots; record that it did
 impetus privacy report --out FILE           DPIA-ready HTML (and PDF where a renderer exists)
 """
 
@@ -252,7 +252,7 @@ def check_command(
 @click.option("--days", required=True, type=float, help="Keep events this many days old or newer.")
 @click.option("--history", "show_history", is_flag=True, help="Print every retention run recorded so far.")
 def retention_command(db_path: Path, days: float, show_history: bool) -> None:
-    """Delete events older than --days and record the deletion (cut-off, counts) in the database."""
+    """Delete events, closed alerts and snapshots older than --days; record it (cut-off, counts)."""
     from impetus.privacy.retention import RetentionError, enforce, history
 
     try:
