@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -15,6 +17,31 @@ from impetus.aggregator.broker_config import BrokerFiles, read_secret, write_bro
 from impetus.aggregator.device_registry import DeviceRegistry, IssuedCredentials
 from impetus.aggregator.mosquitto import MosquittoProcess, free_port
 from impetus.edge_agent.credentials import public_key_b64
+from impetus.protocol import ClockQuality, EnvelopeBase, PrivacyStamp, make_event
+
+SITE = "piazza"
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def tamper(device_id: str, seq: int) -> EnvelopeBase:
+    """A small valid event whose seq the test chooses (seq is what replay protection keys on)."""
+    return make_event(
+        "tamper",
+        device_id=device_id,
+        site=SITE,
+        seq=seq,
+        payload={"kind": "covered", "score": 0.9},
+        ts=T0 + timedelta(seconds=seq),
+        clock=ClockQuality(source="ntp", offset_ms=0.4),
+        privacy=PrivacyStamp(policy_id="default", policy_version=1),
+    )
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
+        time.sleep(0.02)
 
 
 @dataclass

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import wave
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
+from link_fixtures import wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
 from impetus.aggregator.mosquitto import MosquittoProcess
@@ -29,13 +28,6 @@ tamper_switch = 27
 siren = 22
 acknowledge_button = 23
 """
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
-        time.sleep(0.02)
 
 
 def test_the_enclosure_switch_siren_and_led_work_through_the_running_agent(

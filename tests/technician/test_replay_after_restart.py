@@ -3,13 +3,10 @@ registry, so a captured event played back after a restart is still dead-lettered
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from link_fixtures import enrol
+from link_fixtures import SITE, enrol, tamper, wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
 from impetus.aggregator.device_registry import DeviceRegistry
@@ -17,30 +14,7 @@ from impetus.aggregator.link_security import LinkSecurity
 from impetus.aggregator.mosquitto import MosquittoProcess
 from impetus.aggregator.service import AggregatorService
 from impetus.edge_agent.credentials import EventSigner
-from impetus.protocol import ClockQuality, EnvelopeBase, PrivacyStamp, make_event, topic_for
-
-SITE = "piazza"
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def tamper(seq: int) -> EnvelopeBase:
-    return make_event(
-        "tamper",
-        device_id="pole-a",
-        site=SITE,
-        seq=seq,
-        payload={"kind": "covered", "score": 0.9},
-        ts=T0 + timedelta(seconds=seq),
-        clock=ClockQuality(source="ntp", offset_ms=0.4),
-        privacy=PrivacyStamp(policy_id="default", policy_version=1),
-    )
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
-        time.sleep(0.02)
+from impetus.protocol import EnvelopeBase, topic_for
 
 
 def publish(broker: MosquittoProcess, events: list[EnvelopeBase]) -> None:
@@ -62,7 +36,7 @@ def test_a_replay_after_an_aggregator_restart_is_still_rejected(
     signer = EventSigner(enrol(registry, SITE, "pole-a").key)
     registry.close()
     security = LinkSecurity(tmp_path / "registry.db", require_signatures=True, replay_window=8)
-    events = [signer.sign(tamper(seq)) for seq in range(1, 21)]
+    events = [signer.sign(tamper("pole-a", seq)) for seq in range(1, 21)]
 
     def aggregator() -> AggregatorService:
         return AggregatorService(mosquitto.url, tmp_path / "events.db", "127.0.0.1:0", security=security)
@@ -74,7 +48,7 @@ def test_a_replay_after_an_aggregator_restart_is_still_rejected(
     with aggregator() as after:
         publish(mosquitto, [events[0]])  # captured before the restart, older than the window
         wait_until(lambda: after.ingest.counters()["dead_letters"] == 1, "the replay dead-lettered")
-        publish(mosquitto, [signer.sign(tamper(21))])  # the device carries on
+        publish(mosquitto, [signer.sign(tamper("pole-a", 21))])  # the device carries on
         wait_until(lambda: after.store.event_count() == 21, "the next event stored")
         assert [d["reason_code"] for d in after.store.dead_letters().items] == ["replayed_seq"]
         assert after.link is not None and after.link.guard.counters()["replayed_seq"] == 1

@@ -4,14 +4,12 @@ replayed seq numbers with their codes, through a real mosquitto into a real SQLi
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from link_fixtures import enrol
+from link_fixtures import SITE, enrol, tamper, wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
 from impetus.aggregator.device_registry import DeviceRegistry
@@ -20,31 +18,8 @@ from impetus.aggregator.link_guard import LinkGuard
 from impetus.aggregator.mosquitto import MosquittoProcess
 from impetus.aggregator.store import EventStore
 from impetus.edge_agent.credentials import EventSigner
-from impetus.protocol import ClockQuality, EnvelopeBase, PrivacyStamp, make_event, topic_for
+from impetus.protocol import topic_for
 from impetus.protocol.canonical import canonical_json
-
-SITE = "piazza"
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def tamper(device_id: str, seq: int) -> EnvelopeBase:
-    return make_event(
-        "tamper",
-        device_id=device_id,
-        site=SITE,
-        seq=seq,
-        payload={"kind": "covered", "score": 0.9},
-        ts=T0 + timedelta(seconds=seq),
-        clock=ClockQuality(source="ntp", offset_ms=0.4),
-        privacy=PrivacyStamp(policy_id="default", policy_version=1),
-    )
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
-        time.sleep(0.02)
 
 
 class Site:
