@@ -1,6 +1,7 @@
 """The public test set of photographs with faces, taken out of PyPI wheels on first use and cached
 in `~/.cache/impetus/test-media` (never committed, never live data): astronaut.png from
-scikit-image, bus.jpg and zidane.jpg from ultralytics.
+scikit-image, bus.jpg and zidane.jpg from ultralytics. The one real licence plate comes from
+Debian's `opencv-doc` package (OpenCV's sample data), which `./dev` installs.
 
 Used by the tests, `benchmarks/anonymise.py` and the before/after examples of `impetus privacy
 report`.
@@ -54,3 +55,15 @@ def fetch(name: str, cache: Path = CACHE) -> Path:
 
 def face_photos(cache: Path = CACHE) -> list[Path]:
     return [fetch(name, cache) for name in FACE_PHOTOS]
+
+
+PLATE_PHOTO = Path("/usr/share/doc/opencv-doc/examples/data/licenseplate_motion.jpg")
+PLATE_BOX = (225, 220, 360, 300)
+"""Where the plate is in PLATE_PHOTO (a motion-blurred car from behind, 600 x 482): x1, y1, x2, y2
+in pixels, labelled by hand."""
+
+
+def plate_photo() -> Path:
+    if not PLATE_PHOTO.is_file():
+        raise TestMediaUnavailable(f"{PLATE_PHOTO} is missing: install Debian's opencv-doc package")
+    return PLATE_PHOTO

@@ -16,6 +16,7 @@ from impetus.privacy.anonymiser import AnonymiseError, Anonymiser, AnonymiserSet
 from impetus.privacy.audit import AuditLog, read_records, verify_chain
 from impetus.privacy.device_audit import DeviceAudit
 from impetus.privacy.masks import apply_mask, grow
+from impetus.privacy.test_media import PLATE_BOX, plate_photo
 
 yuface = pytest.importorskip("yuface", reason="the independent detector (yuface) is an x86_64 wheel")
 
@@ -79,6 +80,16 @@ def test_a_run_is_auditable_what_was_found_masked_by_which_model(tmp_path: Path,
     }
     assert len(record["faces"]) == 2 and record["masked"] == len(record["faces"]) + len(record["plates"])
     assert verify_chain(tmp_path / "audit").ok
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.75])
+def test_a_real_licence_plate_is_masked_at_its_own_size_and_smaller(scale: float) -> None:
+    photo = cv2.resize(cv2.imread(str(plate_photo())), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    masked, run = Anonymiser(AnonymiserSettings(mode="solid")).anonymise(photo, "licenseplate_motion.jpg")
+    x1, y1, x2, y2 = (round(v * scale) for v in PLATE_BOX)
+    plate = masked[y1:y2, x1:x2]
+    assert run.plates, "the text detector found no plate-shaped region"
+    assert float((plate.max(axis=2) == 0).mean()) >= 0.9, "the plate is not under a solid mask"
 
 
 def test_whole_person_masking_covers_every_person_box(photos: list[Path]) -> None:
