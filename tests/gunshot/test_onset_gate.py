@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from impetus.edge_agent.audio.impulse import measure
-from impetus.edge_agent.audio.onset import OnsetGate
+from impetus.edge_agent.audio.onset import OnsetGate, low_quantile
 from impetus.scenario.propagation import ANECHOIC, delay_s, propagate, to_full_scale
 from impetus.scenario.sounds import synthesise
 
@@ -62,3 +62,10 @@ def test_a_faint_click_does_not_hide_the_shot_that_follows_it() -> None:
     audio[8_320:8_400] += np.float32(0.5)  # 20 ms later, 40 dB louder: inside the refractory time
     audio[8_352:8_400] += np.float32(0.4)  # the same impulse growing is not a new candidate
     assert onsets(audio, 1600) == [8_000, 8_320]
+
+
+def test_the_floor_quantile_is_numpys_20th_percentile_without_its_overhead() -> None:
+    rng = np.random.default_rng(3)
+    for frames in (1, 2, 3, 25, 50, 401):
+        energy = rng.normal(-60.0, 20.0, frames)
+        assert abs(low_quantile(energy) - float(np.percentile(energy, 20))) < 1e-9

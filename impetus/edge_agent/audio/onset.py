@@ -22,6 +22,18 @@ FRAME_S = 0.002
 SILENT_DB = -120.0
 OVERRIDE_DB = 10.0
 OVERRIDE_AFTER_FRAMES = 3
+FLOOR_QUANTILE = 0.2
+
+
+def low_quantile(energy: np.ndarray) -> float:
+    """The FLOOR_QUANTILE of the frame energies, interpolated as np.percentile does by default,
+    by partial sorting: np.percentile spent 46 us a block on its own overhead, two thirds of the
+    gate's cost."""
+    position = FLOOR_QUANTILE * (len(energy) - 1)
+    low = int(position)
+    high = min(low + 1, len(energy) - 1)
+    ordered = np.partition(energy, (low, high))
+    return float(ordered[low] + (position - low) * (ordered[high] - ordered[low]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +87,7 @@ class OnsetGate:
         energy = 10.0 * np.log10(np.mean(framed.astype(np.float64) ** 2, axis=1) + 1e-12)
         first_sample = self._consumed
         self._consumed += frames * self.frame
-        floor = self._floor if self._floor is not None else float(np.percentile(energy, 20))
+        floor = self._floor if self._floor is not None else low_quantile(energy)
         context = np.concatenate([self._history, energy])
         before = np.maximum(np.maximum(context[:-3], context[1:-2]), context[2:-1])
         hits = np.flatnonzero(
@@ -99,7 +111,7 @@ class OnsetGate:
         return onsets
 
     def _update_floor(self, floor: float, energy: np.ndarray, frames: int) -> float:
-        quiet = float(np.percentile(energy, 20))
+        quiet = low_quantile(energy)
         tau = self.floor_rise_s if quiet > floor else self.floor_fall_s
         weight = 1.0 - math.exp(-frames * FRAME_S / tau)
         return floor + weight * (quiet - floor)
