@@ -1,16 +1,18 @@
-"""Fit the gunshot decision head on generated clips (or on a city's own labelled recordings).
+"""Fit the gunshot decision head on generated clips and streets (or on a city's own recordings).
 
-    python models/gunshot_head/train.py                      # synthetic train/test split (~3 min)
+    python models/gunshot_head/train.py --cache DIR          # synthetic splits (~25 min, refits ~8)
     python models/gunshot_head/train.py --wav-dir recordings # recalibrate on real WAVs
 
 The head is a one-hidden-layer perceptron (or, with `--hidden 0`, a logistic regression), fitted
 in numpy with class-balanced cross-entropy on the candidates the streaming pipeline produces, so
-it is fitted on exactly what the detector will see. With
+it is fitted on exactly what the detector will see: the clips' shots and hard negatives, and
+every impulse of `--street-hours` of synthetic urban background. With
 `--wav-dir`, the directory holds one sub-directory per kind: `gunshot/` (every impulse within 10 dB
 of a file's loudest is a shot; fainter ones are ignored as echoes) and any other name (every
 impulse is a negative). Files are WAV, 16-bit PCM, any rate (resampled), mono or stereo (mixed).
 The threshold is set on a validation split (its own seeds, or 20 % of the recordings), never on
-the test data, so that at most `--max-fpr` of its negative impulses pass.
+the test data, so that at most `--max-fpr` of its clips' negative impulses pass and, on the
+synthetic splits, at most `--max-alarms-per-day` of the validation street's.
 """
 
 from __future__ import annotations
