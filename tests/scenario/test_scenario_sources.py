@@ -62,6 +62,18 @@ def test_realtime_audio_hands_over_no_block_before_its_last_sample_was_due() -> 
         assert at >= block.ts + timedelta(seconds=len(block.samples) / block.sample_rate)
 
 
+def test_a_realtime_camera_read_late_hands_over_the_frame_of_the_moment_not_a_stale_one() -> None:
+    start = datetime.now(UTC) - timedelta(seconds=12.0)  # the reader is 12 s late
+    with source(
+        "scenario_video", device_id="pole-east", fps=5, width=160, height=90, realtime=True, start=start
+    ) as cam:
+        first = cam.read()
+        second = cam.read()
+    assert first is not None and second is not None
+    assert first.index >= 60 and abs((datetime.now(UTC) - first.ts).total_seconds()) < 1.0
+    assert second.index > first.index and second.ts > first.ts
+
+
 def test_agents_of_one_process_share_one_scenario() -> None:
     a = source("scenario_audio", device_id="pole-north", realtime=False)
     b = source("scenario_video", device_id="pole-north", realtime=False)

@@ -1,7 +1,10 @@
 """The scenario's camera: the frames a device of the site plan captures during the exercise.
 
 Frame i shows scenario time i / fps and is stamped `start + i / fps`; with `realtime` it is handed
-over when the wall clock reaches that time. Ends (returns None) when the scenario does.
+over when the wall clock reaches that time, and a reader that fell behind gets the frame of the
+current moment, not the next one in line: a live camera drops the frames nobody read in time (a
+demo on two cores once saw its cameras a third of the way through a story that had ended, the
+dispersal after the shots never shown). Ends (returns None) when the scenario does.
 
 ```toml
 [[sources]]
@@ -91,6 +94,11 @@ class ScenarioVideoSource(Source):
         if self._index >= self._frames or self._closed.is_set():
             return None
         c = self.config
+        if c.realtime:
+            now_index = math.floor((datetime.now(UTC) - self._start).total_seconds() * c.fps)
+            self._index = max(self._index, now_index)
+            if self._index >= self._frames:
+                return None
         t = self._index / c.fps
         ts = self._start + timedelta(seconds=t)
         if c.realtime and wait_until(ts, self._closed):
