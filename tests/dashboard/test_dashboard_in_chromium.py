@@ -229,6 +229,9 @@ def test_an_operator_silences_a_zone_from_the_page_and_expires_the_silence(
     view = page.locator("#view-silences")
     expect(view).to_contain_text("No silences.")
     view.get_by_label("Zone", exact=True).select_option("piazza-east")
+    page.get_by_role("button", name="Alerts").click()  # and back: the list is fetched and drawn again
+    with page.expect_response("**/api/v1/silences"):
+        page.get_by_role("button", name="Silences").click()
     view.get_by_label("Type", exact=True).select_option("crowd")
     view.get_by_label("For", exact=True).select_option(label="2 h")
     view.get_by_label("Why", exact=True).fill("sound check on the east stage")

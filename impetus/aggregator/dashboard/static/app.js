@@ -136,13 +136,16 @@ function showSilences() {
   const canSilence = state.me && SILENCING_ROLES.has(state.me.role);
   renderSilences($("silences"), state.silences, choices, canSilence, {
     create: async (body) => {
+      let created = false;
       try {
         await api("/api/v1/silences", { method: "POST", body });
         toast("Silence set.", "ok");
+        created = true;
       } catch (error) {
         toast(`Refused (silence): ${error.message}`, "error");
       }
       loadSilences();
+      return created;
     },
     expire: async (id) => {
       try {

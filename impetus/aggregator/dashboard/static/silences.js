@@ -54,7 +54,19 @@ export function renderSilences(container, silences, choices, canSilence, actions
         })))
     : h("p", { class: "empty" }, "No silences.");
   const form = canSilence ? silenceForm(choices, actions) : h("p", { class: "hint" }, "Your role can view silences but not set them.");
+  if (canSilence) keepEntries(container.querySelector("form.silence-form"), form);
   container.replaceChildren(table, form);
+}
+
+// The list is drawn again whenever silences are fetched (the view opening, a change made here):
+// what the operator has already chosen or typed in the form survives that.
+function keepEntries(previous, form) {
+  if (!previous) return;
+  for (const control of previous.querySelectorAll("select, input")) {
+    const fresh = form.querySelector(`#${control.id}`);
+    const offered = fresh?.tagName !== "SELECT" || [...fresh.options].some((o) => o.value === control.value);
+    if (fresh && offered) fresh.value = control.value;
+  }
 }
 
 function silenceForm(choices, actions) {
@@ -69,11 +81,11 @@ function silenceForm(choices, actions) {
     field("silence-comment", "Why", h("input", { id: "silence-comment", name: "silence-comment", type: "text",
       required: true, maxlength: "500", placeholder: "e.g. camera cleaning, concert sound check" })),
     h("button", { type: "submit", class: "primary" }, "Silence"));
-  form.addEventListener("submit", (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const value = (id) => form.querySelector(`#${id}`).value || null;
     const minutes = Number(value("silence-duration"));
-    actions.create({
+    const created = await actions.create({
       site: choices.site || null,
       zone: value("silence-zone"),
       device: value("silence-device"),
@@ -81,6 +93,7 @@ function silenceForm(choices, actions) {
       ends_at: new Date(Date.now() + minutes * 60000).toISOString(),
       comment: value("silence-comment"),
     });
+    if (created) form.reset();  // before the list is drawn again, so a set silence leaves no entries
   });
   return form;
 }
