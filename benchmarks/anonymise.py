@@ -29,7 +29,7 @@ from impetus.privacy.anonymiser import Anonymiser, AnonymiserSettings
 from impetus.privacy.effectiveness import independent_faces
 from impetus.privacy.faces import CenterFace
 from impetus.privacy.masks import apply_mask, grow
-from impetus.privacy.test_media import PLATE_BOX, PLATE_PHOTO, face_photos, plate_photo
+from impetus.privacy.test_media import PLATE_BOX, TestMediaUnavailable, face_photos, plate_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "anonymise.json"
@@ -163,12 +163,13 @@ def main() -> None:
     recall_rows = recall(test_images(photos))
     print("\nRecall per setting (share of independently found faces gone after anonymisation, 18 images)")
     print(table(recall_rows))
-    plate_rows = plate_coverage() if PLATE_PHOTO.is_file() else []
-    if plate_rows:
-        print(f"\nThe plate of {PLATE_PHOTO.name} at the default setting (masked: >= {COVERED:.0%} covered)")
+    try:
+        plate_rows = plate_coverage()
+        print(f"\nThe real plate at the default setting (masked: >= {COVERED:.0%} covered)")
         print(table(plate_rows))
-    else:
-        print(f"\nplates not measured: {PLATE_PHOTO} is missing (apt-get install opencv-doc)")
+    except TestMediaUnavailable as missing:
+        plate_rows = []
+        print(f"\nplates not measured: {missing}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(

@@ -54,7 +54,7 @@ MATCH_S = 0.005
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
 
 
-def new_detector(threshold: float | None = None) -> GunshotDetector:
+def new_detector(threshold: float | None) -> GunshotDetector:
     config = GunshotConfig(threshold=threshold)
     detector = GunshotDetector(config, DetectorContext("bench", "bench", ROOT / "models"))
     detector.setup()
@@ -162,6 +162,7 @@ def evaluate_background(hours: float, threshold: float | None) -> dict[str, floa
         "gate_ms_per_block": gate_s * 1000.0 / blocks,
         "model_ms_per_candidate": stage_ms,
         "real_time_factor": timed.audio_s / timed.seconds,
+        "threshold": timed.detector.threshold,
     }
 
 
@@ -221,7 +222,6 @@ def main() -> None:
                 "clips": clips,
                 "street": street_figures,
                 "peak_rss_mb": peak_mb,
-                "threshold": new_detector(args.threshold).threshold,
                 "machine": {
                     "python": platform.python_version(),
                     "cpu": platform.processor() or platform.machine(),

@@ -230,7 +230,7 @@ def admitted(head: GunshotHead, x: np.ndarray) -> np.ndarray:
 def evaluate(head: GunshotHead, rows: Rows) -> dict[str, dict[str, float]]:
     x, y, given = rows
     kinds = [f"{k}_echo" if k == "gunshot" and label == 0 else k for k, label in zip(given, y, strict=True)]
-    scores = 0.5 + 0.5 * np.tanh(0.5 * head.logit(x))
+    scores = head.scores(x)
     screened = admitted(head, x)
     passed = (scores >= head.threshold) & screened
     table: dict[str, dict[str, float]] = defaultdict(dict)
@@ -259,7 +259,7 @@ def validation_threshold(
     """The lowest score that lets at most `max_fpr` of the validation clips' negative impulses
     through and, with a validation street, at most `max_alarms_per_day` of its impulses a day."""
     x, y, kinds = validation
-    scores = 0.5 + 0.5 * np.tanh(0.5 * head.logit(x))
+    scores = head.scores(x)
     street = np.array([k == "street" for k in kinds])
     shown = admitted(head, x)
     threshold = 0.5

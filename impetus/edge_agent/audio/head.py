@@ -98,8 +98,12 @@ class GunshotHead:
                 h = np.maximum(h, 0.0)
         return h[..., 0]
 
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """Sigmoid of the logit (as tanh, which does not overflow) for a (n, d) batch."""
+        return 0.5 + 0.5 * np.tanh(0.5 * self.logit(features))
+
     def score(self, features: np.ndarray) -> float:
-        return 0.5 + 0.5 * float(np.tanh(0.5 * float(self.logit(features))))
+        return float(self.scores(features))
 
     def save(self, path: Path) -> None:
         rounded = lambda a: np.round(np.asarray(a, np.float64), 6).tolist()  # noqa: E731
