@@ -197,7 +197,6 @@ def analyse(path: Path, options: AnalyseOptions | None = None) -> Iterator[dict[
     detectors = _detectors(settings, profile, kind, context)
     gate = PrivacyGate(load_policy(DEFAULT_POLICY))
     clock = SystemClock()
-    seq = 0
     try:
         source = _source(path, form, options)
         source.open()
@@ -211,20 +210,26 @@ def analyse(path: Path, options: AnalyseOptions | None = None) -> Iterator[dict[
         raise AnalyseError(str(error)) from None
     start = options.start
     assert start is not None
+    seq = 0
+
+    def emitted(detections: list[Detection]) -> Iterator[dict[str, Any]]:
+        nonlocal seq
+        for detection in detections:
+            event = _envelope(detection, options.device_id, site, seq, gate, clock)
+            if event is not None:
+                seq += 1
+                yield {"offset_s": round((detection.ts - start).total_seconds(), 6), "event": event}
+
     samples = 0
     try:
         while (sample := _read(source, path)) is not None:
             samples += 1
             for detector in detectors:
-                for detection in detector.process(sample):
-                    event = _envelope(detection, options.device_id, site, seq, gate, clock)
-                    if event is None:
-                        continue
-                    seq += 1
-                    offset = (detection.ts - start).total_seconds()
-                    yield {"offset_s": round(offset, 6), "event": event}
+                yield from emitted(detector.process(sample))
         if samples == 0:
             raise AnalyseError(f"{path}: nothing could be decoded from it (an empty or corrupt {form} file)")
+        for detector in detectors:
+            yield from emitted(detector.finish())
     finally:
         source.close()
         for detector in detectors:

@@ -200,7 +200,16 @@ class Scheduler:
             for detection in detections:
                 self.on_detection(route.name, detection)
             if min_period and self._stop.wait(max(0.0, started + min_period - time.monotonic())):
-                break
+                return
+        if self._stop.is_set():
+            return
+        try:
+            finished = route.detector.finish()
+        except Exception:
+            log.exception("detector %s failed at the end of its source", route.name)
+            finished = []
+        for detection in finished:
+            self.on_detection(route.name, detection)
 
     def newest_frame(self) -> VideoFrame | None:
         """The last frame any camera delivered (None before the first, or without a camera)."""

@@ -12,6 +12,7 @@ from impetus.edge_agent.detectors.base import Detection, DetectorContext
 from impetus.edge_agent.scheduler import Feed, NewestBuffer, Route, Scheduler
 from impetus.edge_agent.sources.base import VideoFrame
 from impetus.edge_agent.sources.file_video import FileVideoConfig, FileVideoSource
+from impetus.protocol.payloads import TamperPayload
 
 CONTEXT = DetectorContext(device_id="dev-1", site="test-site", models_dir=Path("models"))
 
@@ -69,3 +70,35 @@ def test_lossless_mode_makes_the_reader_wait_for_the_detector(tmp_path: Path) ->
     assert detector.seen == list(range(60))
     assert scheduler.health()["dark"].dropped == 0
     assert [d.payload.detail for d in found] == [f"frame {i}" for i in range(60)]  # type: ignore[attr-defined]
+
+
+class SummingUp(DarkDetector):
+    """Holds one report back until its source has ended, as the gunshot detector holds a shot
+    that is still waiting for the 100 ms after it."""
+
+    def finish(self) -> list[Detection]:
+        payload = TamperPayload(kind="covered", score=1.0, detail=f"after {len(self.seen)} frames")
+        return [Detection(type="tamper", payload=payload, ts=datetime.now(UTC), confidence=1.0)]
+
+
+def test_a_source_that_ends_lets_each_detector_report_what_it_held_back(tmp_path: Path) -> None:
+    source = FileVideoSource(FileVideoConfig(path=write_frames(tmp_path / "frames", 5)))
+    found: list[Detection] = []
+    scheduler = Scheduler(
+        [Feed(source, [Route("sum", SummingUp(DarkConfig(), CONTEXT))])], lambda _, d: found.append(d), True
+    )
+    scheduler.start()
+    assert scheduler.wait(timeout=60)
+    scheduler.stop()
+    assert [d.payload.detail for d in found][-1] == "after 5 frames"  # type: ignore[attr-defined]
+
+
+def test_a_stopped_agent_does_not_pretend_its_source_ended(tmp_path: Path) -> None:
+    source = FileVideoSource(FileVideoConfig(path=write_frames(tmp_path / "frames", 60)))
+    found: list[Detection] = []
+    detector = SummingUp(DarkConfig(work_ms=50.0), CONTEXT)
+    scheduler = Scheduler([Feed(source, [Route("sum", detector)])], lambda _, d: found.append(d), True)
+    scheduler.start()
+    scheduler.stop()
+    assert len(detector.seen) < 60
+    assert not any(d.payload.detail.startswith("after") for d in found)  # type: ignore[attr-defined]

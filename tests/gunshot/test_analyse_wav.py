@@ -67,6 +67,14 @@ def test_a_wav_at_another_rate_is_resampled_not_misread(burst: np.ndarray, tmp_p
     assert_burst_found(lines)
 
 
+def test_a_recording_that_stops_just_after_a_shot_still_reports_it(burst: np.ndarray, tmp_path: Path) -> None:
+    """The head decides on 100 ms after the onset; a file that ends 70 ms after must not lose the shot."""
+    end = round((SHOTS_S[-1] + delay_s(DISTANCE_M, 18.0) + 0.07) * SR)
+    code, lines, output = analyse(str(write_wav(tmp_path / "cut.wav", burst[:end], SR)))
+    assert code == 0, output
+    assert_burst_found(lines)
+
+
 def test_quiet_street_gives_no_events(tmp_path: Path) -> None:
     code, lines, output = analyse(str(write_wav(tmp_path / "street.wav", scene([], seed=32), SR)))
     assert code == 0, output

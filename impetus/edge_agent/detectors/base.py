@@ -69,6 +69,10 @@ class Detector(ABC):
     @abstractmethod
     def process(self, sample: Sample) -> list[Detection]: ...
 
+    def finish(self) -> list[Detection]:
+        """The recording has ended: decide what was still waiting for samples that will not come."""
+        return []
+
     def close(self) -> None:
         return None
 

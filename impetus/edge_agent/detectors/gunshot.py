@@ -101,6 +101,14 @@ class GunshotDetector(Detector):
                 found.append(detection)
         return found
 
+    def finish(self) -> list[Detection]:
+        """A recording that ends less than `post_onset_s` after a shot still reports it: the rest
+        of the patch is padded with silence, as the head's training clips were."""
+        if self._stream is None:
+            return []
+        decided = [self._decide(c, self._stream.sample_rate) for c in self._stream.flush()]
+        return [d for d in decided if d is not None]
+
     def _stream_for(self, block: AudioBlock) -> ImpulseStream:
         """The stream, restarted if the rate changed or samples were lost (a gap would shift time)."""
         stream = self._stream
