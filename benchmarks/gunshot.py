@@ -32,8 +32,6 @@ import platform
 import resource
 import sys
 import time
-from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -41,110 +39,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "models" / "gunshot_head"))
 
-from dataset import SAMPLE_RATE, SPLITS, Clip, Street, kinds_for, make_clip  # noqa: E402
+from dataset import SAMPLE_RATE, SPLITS, Street  # noqa: E402
+from end_to_end import BLOCK, Timed, evaluate_clips  # noqa: E402
 
 from impetus.edge_agent.audio.onset import OnsetGate  # noqa: E402
-from impetus.edge_agent.detectors.base import DetectorContext  # noqa: E402
-from impetus.edge_agent.detectors.gunshot import GunshotConfig, GunshotDetector  # noqa: E402
-from impetus.edge_agent.sources.base import AudioBlock  # noqa: E402
+from impetus.edge_agent.detectors.gunshot import GunshotConfig  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "gunshot.json"
-BLOCK = 800
-"""50 ms, the microphone source's default block."""
-MATCH_S = 0.005
-T0 = datetime(2025, 6, 1, tzinfo=UTC)
 
 
-def new_detector(threshold: float | None) -> GunshotDetector:
-    config = GunshotConfig(threshold=threshold)
-    detector = GunshotDetector(config, DetectorContext("bench", "bench", ROOT / "models"))
-    detector.setup()
-    return detector
-
-
-class Timed:
-    """Runs blocks through a detector, timing each call and noting when each event came out."""
-
-    def __init__(self, threshold: float | None) -> None:
-        self.detector = new_detector(threshold)
-        self.seconds = 0.0
-        self.audio_s = 0.0
-
-    def run(self, audio: np.ndarray, first: int = 0) -> list[tuple[float, float, float]]:
-        """(onset s, emitted at s of audio, score) for each event; `first` is the stream sample
-        the audio starts at (a long stream arrives in chunks)."""
-        out = []
-        for k in range(first, first + len(audio), BLOCK):
-            samples = audio[k - first : k - first + BLOCK]
-            block = AudioBlock(samples, SAMPLE_RATE, T0 + timedelta(seconds=k / SAMPLE_RATE), 0, k)
-            began = time.perf_counter()
-            found = self.detector.process(block)
-            self.seconds += time.perf_counter() - began
-            for detection in found:
-                onset = (detection.ts - T0).total_seconds()
-                out.append((onset, (k + len(samples)) / SAMPLE_RATE, detection.confidence))
-        self.audio_s += len(audio) / SAMPLE_RATE
-        return out
-
-    def finish(self) -> list[tuple[float, float, float]]:
-        """The recording has ended: what the detector still decides, as `edge analyse` does. No
-        microphone stops, so these have no latency (NaN)."""
-        return [((d.ts - T0).total_seconds(), math.nan, d.confidence) for d in self.detector.finish()]
-
-
-def evaluate_clips(count: int, threshold: float | None) -> dict[str, object]:
-    shots = found = false = 0
-    errors: list[float] = []
-    latencies: list[float] = []
-    per_kind: Counter[str] = Counter()
-    fp_kind: Counter[str] = Counter()
-    for i in range(count):
-        clip: Clip = make_clip(kinds_for(i), np.random.default_rng(SPLITS["bench"] + i))
-        per_kind[clip.kind] += 1
-        timed = Timed(threshold)
-        events = timed.run(clip.audio) + timed.finish()
-        arrivals = [a / SAMPLE_RATE for a in clip.arrivals]
-        shots += len(arrivals)
-        matched: set[int] = set()
-        for onset, emitted, _ in events:
-            near = [j for j, a in enumerate(arrivals) if abs(onset - a) <= MATCH_S and j not in matched]
-            if near:
-                matched.add(near[0])
-                errors.append((onset - arrivals[near[0]]) * 1000.0)
-                if not math.isnan(emitted):
-                    latencies.append((emitted - arrivals[near[0]]) * 1000.0)
-            else:
-                false += 1
-                fp_kind[clip.kind] += 1
-        found += len(matched)
-    abs_err = np.abs(errors) if errors else np.zeros(1)
-    table = {
-        kind: {"clips": n, "false_events": fp_kind[kind]}
-        for kind, n in sorted(per_kind.items())
-        if kind != "gunshot"
-    }
-    return {
-        "clips": count,
-        "shots": shots,
-        "recall": found / max(shots, 1),
-        "precision": found / max(found + false, 1),
-        "false_events": false,
-        "false_events_in_gunshot_clips": fp_kind["gunshot"],
-        "per_negative_kind": table,
-        "onset_error_ms": {p: float(np.percentile(abs_err, int(p[1:]))) for p in ("p50", "p90", "p99")}
-        | {"max": float(abs_err.max()), "mean_signed": float(np.mean(errors)) if errors else 0.0},
-        "latency_ms_after_arrival": {
-            "p50": float(np.percentile(latencies, 50)) if latencies else 0.0,
-            "p90": float(np.percentile(latencies, 90)) if latencies else 0.0,
-        },
-    }
-
-
-def evaluate_background(hours: float, threshold: float | None) -> dict[str, float]:
+def evaluate_background(hours: float, config: GunshotConfig) -> dict[str, float]:
     """False alarms over `hours` of mixed urban background (`dataset.Street`), streamed chunk by
     chunk; every event is a false alarm."""
     street = Street(np.random.default_rng(SPLITS["bench"] + 777_777))
-    timed = Timed(threshold)
+    timed = Timed(config)
     gate = OnsetGate(SAMPLE_RATE)
     gate_s = 0.0
     candidates = blocks = 0
@@ -192,9 +100,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=400)
     parser.add_argument("--hours", type=float, default=24.0, help="of mixed urban background")
     parser.add_argument("--threshold", type=float, help="instead of the head's own")
+    parser.add_argument("--burst-threshold", type=float, help="within a burst, instead of the head's own")
     args = parser.parse_args()
-    clips = evaluate_clips(args.clips, args.threshold)
-    street_figures = evaluate_background(args.hours, args.threshold)
+    config = GunshotConfig(threshold=args.threshold, burst_threshold=args.burst_threshold)
+    clips = evaluate_clips(args.clips, config, SPLITS["bench"])
+    street_figures = evaluate_background(args.hours, config)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"\nheld-out clips: {clips['clips']} ({clips['shots']} shots at 5-150 m)")
     print(f"  recall {clips['recall']:.3f}   precision {clips['precision']:.3f}", end="")

@@ -2,6 +2,7 @@
 
     python models/gunshot_head/train.py --cache DIR          # synthetic splits (~25 min, refits ~8)
     python models/gunshot_head/train.py --wav-dir recordings # recalibrate on real WAVs
+    python models/gunshot_head/fit_burst_threshold.py        # then: the threshold within a burst
 
 The head is a one-hidden-layer perceptron (or, with `--hidden 0`, a logistic regression), fitted
 in numpy with class-balanced cross-entropy on the candidates the streaming pipeline produces, so

@@ -73,6 +73,10 @@ class GunshotHead:
     screen: tuple[tuple[str, float, float], ...] = ()
     """(shape feature, lowest, highest) that a shot's impulse has: an impulse outside any of these
     ranges is rejected before YAMNet runs, which is where most of the detector's time goes."""
+    burst_threshold: float | None = None
+    """The score an impulse needs within a burst, after a shot was confirmed (None: `threshold`).
+    The first shot carries the false-alarm rate; a shot ringing in the previous one's reverberation
+    scores lower, and a street's look-alike rarely follows a confirmed shot within seconds."""
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -119,6 +123,8 @@ class GunshotHead:
             "layers": [{"weights": rounded(w), "bias": rounded(b)} for w, b in self.layers],
             "screen": [[name, round(low, 4), round(high, 4)] for name, low, high in self.screen],
         }
+        if self.burst_threshold is not None:
+            document["burst_threshold"] = self.burst_threshold
         path.write_text(json.dumps(document, indent=1) + "\n")
 
     @classmethod
@@ -142,6 +148,7 @@ class GunshotHead:
             post_onset_s=float(doc["post_onset_s"]),
             provenance=str(doc.get("provenance", "")),
             screen=tuple((str(name), float(low), float(high)) for name, low, high in doc.get("screen", [])),
+            burst_threshold=float(doc["burst_threshold"]) if "burst_threshold" in doc else None,
         )
         n = len(head.feature_names)
         widths = [n] + [w.shape[1] for w, _ in layers]

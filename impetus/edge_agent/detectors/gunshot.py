@@ -7,7 +7,9 @@ is measured (`audio/impulse.py`: onset by threshold crossing with sub-sample int
 duration, shape), YAMNet classifies the 0.975 s ending `post_onset_s` after it, and the gunshot head
 (`models/gunshot_head/`) decides. An impulse that arrives soon after a confirmed shot and is much
 quieter (after a shot that clipped the microphone: that does not clip too) is its echo and is
-dropped; shots less than `burst_gap_s` apart share a `burst_id` and count up `shot_index`, and a
+dropped; shots less than `burst_gap_s` apart share a `burst_id` and count up `shot_index`; within
+a burst an impulse needs only the head's `burst_threshold` (a shot in the previous one's
+reverberation scores lower, and a look-alike rarely follows a confirmed shot); a
 shot that follows the previous one within `automatic_gap_s` (400 rounds a minute and faster: no
 one pulls a trigger that fast) is labelled `machine_gun`. The
 event leaves `post_onset_s` plus a block after the shot; the audio stays in a ring buffer in
@@ -16,6 +18,7 @@ memory and nowhere else.
     [[detectors]]
     type = "gunshot"
     threshold = 0.9          # default: the head's own, set when it was fitted
+    burst_threshold = 0.6    # default: the head's own (fit_burst_threshold.py)
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class GunshotConfig(DetectorConfig):
         Path("gunshot_head/gunshot_head.json"), description="relative to models directory"
     )
     threshold: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    burst_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     rise_db: Annotated[float, Field(ge=3.0, le=60.0)] = 15.0
     jump_db: Annotated[float, Field(ge=3.0, le=60.0)] = 6.0
     min_frame_db: Annotated[float, Field(ge=-120.0, le=0.0)] = -70.0
@@ -81,6 +85,8 @@ class GunshotDetector(Detector):
         self.yamnet = Yamnet(models / self.config.yamnet_dir, self.context.execution_providers)
         self.head = GunshotHead.load(models / self.config.head_file)
         self.threshold = self.config.threshold if self.config.threshold is not None else self.head.threshold
+        burst = self.config.burst_threshold or self.head.burst_threshold or self.threshold
+        self.burst_threshold = min(burst, self.threshold)
         self._stream: ImpulseStream | None = None
         self._origin = 0
         self._anchor: tuple[datetime, int] | None = None
@@ -149,12 +155,13 @@ class GunshotDetector(Detector):
             ):
                 return None
         score = self.head.score(self.head.features(candidate, self.yamnet))
-        if score < self.threshold:
+        in_burst = self._burst is not None and onset_s - self._burst[2] <= self.config.burst_gap_s
+        if score < (self.burst_threshold if in_burst else self.threshold):
             return None
         self._last_shot = (onset_s, peak)
         onset_ts = self._time_of(candidate.onset_sample, sample_rate)
         label: Literal["gunshot", "machine_gun"] = "gunshot"
-        if self._burst is not None and onset_s - self._burst[2] <= self.config.burst_gap_s:
+        if in_burst and self._burst is not None:
             burst_id, index = self._burst[0], self._burst[1] + 1
             if onset_s - self._burst[2] <= self.config.automatic_gap_s:
                 label = "machine_gun"
