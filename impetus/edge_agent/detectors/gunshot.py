@@ -155,15 +155,17 @@ class GunshotDetector(Detector):
             ):
                 return None
         score = self.head.score(self.head.features(candidate, self.yamnet))
-        in_burst = self._burst is not None and onset_s - self._burst[2] <= self.config.burst_gap_s
-        if score < (self.burst_threshold if in_burst else self.threshold):
+        burst = self._burst
+        if burst is not None and onset_s - burst[2] > self.config.burst_gap_s:
+            burst = None
+        if score < (self.threshold if burst is None else self.burst_threshold):
             return None
         self._last_shot = (onset_s, peak)
         onset_ts = self._time_of(candidate.onset_sample, sample_rate)
         label: Literal["gunshot", "machine_gun"] = "gunshot"
-        if in_burst and self._burst is not None:
-            burst_id, index = self._burst[0], self._burst[1] + 1
-            if onset_s - self._burst[2] <= self.config.automatic_gap_s:
+        if burst is not None:
+            burst_id, index = burst[0], burst[1] + 1
+            if onset_s - burst[2] <= self.config.automatic_gap_s:
                 label = "machine_gun"
         else:
             burst_id, index = f"b{int(onset_ts.timestamp() * 1e6)}", 0
