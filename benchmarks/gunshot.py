@@ -16,10 +16,11 @@ from `models/gunshot_head/dataset.py` with seeds that neither training nor testi
   latency from a shot's arrival to its event (block end + compute) with the microphone source's
   default 50 ms blocks.
 
-    .venv/bin/python benchmarks/gunshot.py [--clips 400] [--hours 24] [--threshold T]
+    .venv/bin/python benchmarks/gunshot.py [--clips 400] [--hours 24] [--threshold T] [--burst-threshold B]
 
 `--threshold` runs the detector at another operating point than the head's own (the model card
-lists the validation set's), to see what a city's choice costs in recall and false alarms.
+lists the validation set's), to see what a city's choice costs in recall and false alarms;
+`--burst-threshold` does the same for the shots after a confirmed one.
 """
 
 from __future__ import annotations
