@@ -67,16 +67,17 @@ class Timed:
 
 
 def evaluate_clips(count: int, config: GunshotConfig, first_seed: int) -> dict[str, object]:
-    """Clips `first_seed` .. `first_seed + count - 1` through a fresh detector each."""
+    """Clips `first_seed` .. `first_seed + count - 1`, each a recording of its own (`finish`
+    between them), through one detector."""
     shots = found = false = 0
     errors: list[float] = []
     latencies: list[float] = []
     per_kind: Counter[str] = Counter()
     fp_kind: Counter[str] = Counter()
+    timed = Timed(config)
     for i in range(count):
         clip: Clip = make_clip(kinds_for(i), np.random.default_rng(first_seed + i))
         per_kind[clip.kind] += 1
-        timed = Timed(config)
         events = timed.run(clip.audio) + timed.finish()
         arrivals = [a / SAMPLE_RATE for a in clip.arrivals]
         print(f"\r  clip {i + 1}/{count}", end="", file=sys.stderr)

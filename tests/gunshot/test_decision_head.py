@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from dataset import SPLITS, kinds_for, make_clip
 from test_detector import MODELS, SR, T0, new_detector, run, scene
 
 from impetus.edge_agent.audio.head import GunshotHead
@@ -21,9 +21,6 @@ from impetus.edge_agent.detectors.gunshot import GunshotConfig, GunshotDetector
 from impetus.protocol.payloads import GunshotPayload
 
 HEAD_FILE = MODELS / "gunshot_head" / "gunshot_head.json"
-sys.path.insert(0, str(HEAD_FILE.parent))
-
-from dataset import SPLITS, kinds_for, make_clip  # noqa: E402
 
 
 def head_copy(tmp_path: Path, **changes: object) -> Path:
@@ -138,3 +135,11 @@ def test_a_confirmed_shot_lets_the_rest_of_its_burst_through_on_less_evidence(cl
     alike = detector_in(MODELS, burst_threshold=default.threshold)
     with_bursts, judged_alike = shots_found(default), shots_found(alike)
     assert judged_alike < with_bursts == set(range(len(arrivals)))
+
+
+def test_after_a_recording_ends_the_next_one_starts_afresh() -> None:
+    detector = new_detector()
+    audio = scene([("gunshot", 30.0, t) for t in (0.4, 0.65, 0.9)], 1)
+    first = run(detector, audio) + detector.finish()
+    again = run(detector, audio) + detector.finish()
+    assert [d.payload.shot_index for d in again] == [d.payload.shot_index for d in first] == [0, 1, 2]  # type: ignore[attr-defined]

@@ -3,13 +3,7 @@ few hard negatives, and the threshold lets through no more false alarms a day th
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models" / "gunshot_head"))
-
 from train import balanced_weights, validation_threshold
 
 from impetus.edge_agent.audio.head import HEAD_CLASSES, GunshotHead

@@ -70,7 +70,8 @@ class Detector(ABC):
     def process(self, sample: Sample) -> list[Detection]: ...
 
     def finish(self) -> list[Detection]:
-        """The recording has ended: decide what was still waiting for samples that will not come."""
+        """The recording has ended: decide what was still waiting for samples that will not come.
+        The next sample, if any, starts a new recording."""
         return []
 
     def close(self) -> None:

@@ -113,6 +113,7 @@ class GunshotDetector(Detector):
         if self._stream is None:
             return []
         decided = [self._decide(c, self._stream.sample_rate) for c in self._stream.flush()]
+        self._stream, self._last_shot, self._burst = None, None, None
         return [d for d in decided if d is not None]
 
     def _stream_for(self, block: AudioBlock) -> ImpulseStream:
